@@ -1,0 +1,67 @@
+package localauth
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+)
+
+type ctxKey int
+
+const clientIPKey ctxKey = 0
+
+// WithClientIP returns a context that carries the client's IP address, for
+// per-client throttling and for the audit log. Transports (web, live) set it
+// from the connection, or from X-Forwarded-For behind a trusted proxy.
+func WithClientIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, clientIPKey, ip)
+}
+
+// ClientIP returns the address set by WithClientIP, or "".
+func ClientIP(ctx context.Context) string {
+	ip, _ := ctx.Value(clientIPKey).(string)
+	return ip
+}
+
+// Audit event names, the "event" attribute of every audit record.
+const (
+	EventLogin          = "login"
+	EventLoginFailed    = "login_failed"
+	EventThrottled      = "throttled"
+	EventRegister       = "register"
+	EventLogout         = "logout"
+	EventPasswordChange = "password_change"
+	EventAdmin          = "admin"
+)
+
+// audit writes one structured record: what happened, to which account, from
+// where, with what outcome, at what time (UTC). Values go through slog's
+// handlers, which quote or escape newlines, so a username cannot forge a
+// line. Callers never pass a password or a token.
+func (s *Service) audit(ctx context.Context, level slog.Level, event, user, outcome string, attrs ...slog.Attr) {
+	if !s.log.Enabled(ctx, level) {
+		return
+	}
+	base := []slog.Attr{
+		slog.String("event", event),
+		slog.String("user", user),
+		slog.String("ip", ClientIP(ctx)),
+		slog.String("outcome", outcome),
+		slog.Time("at", s.now().UTC()),
+	}
+	s.log.LogAttrs(ctx, level, "audit", append(base, attrs...)...)
+}
+
+// auditName is the form of an attempted username fit for the log: the
+// canonical form when there is one, else the input cut to a bounded length.
+func auditName(canonical, typed string) string {
+	if canonical != "" {
+		return canonical
+	}
+	if len(typed) > 4*MaxUsernameLength {
+		return typed[:4*MaxUsernameLength] + "…"
+	}
+	return typed
+}
+
+func runtimeCPUs() int { return runtime.GOMAXPROCS(0) }

@@ -1,0 +1,145 @@
+package localauth
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/secure/precis"
+)
+
+// MaxUsernameLength is the longest username accepted, in code points of its
+// canonical form.
+const MaxUsernameLength = 64
+
+// CanonicalUsername returns the form under which a username is stored and
+// compared: the PRECIS UsernameCaseMapped profile of RFC 8265 (width-mapped,
+// case-folded, NFC). "Alice", "ALICE" and "ＡＬＩＣＥ" all give "alice".
+//
+// It refuses, with a *PolicyError wrapping ErrInvalidUsername: the empty
+// string, spaces and other characters the profile disallows (zero-width
+// characters, controls, symbols), names longer than MaxUsernameLength, and
+// names whose letters come from more than one script in a way that can only
+// serve to imitate another name (a Cyrillic "а" among Latin letters).
+// Canonicalizing a canonical username returns it unchanged.
+func CanonicalUsername(username string) (string, error) {
+	if strings.TrimSpace(username) == "" {
+		return "", usernameError("Username cannot be empty.")
+	}
+	// Refuse oversized input before PRECIS does any work on it: the longest
+	// code point is 4 bytes and width mapping never shrinks a name below a
+	// quarter of its bytes.
+	if len(username) > 4*MaxUsernameLength {
+		return "", usernameError("Username is too long: at most %d characters.", MaxUsernameLength)
+	}
+	canonical, err := precis.UsernameCaseMapped.String(username)
+	if err != nil {
+		return "", usernameError("%s", usernameRefusal(username))
+	}
+	if n := utf8.RuneCountInString(canonical); n > MaxUsernameLength {
+		return "", usernameError("Username is too long: at most %d characters.", MaxUsernameLength)
+	}
+	if mixedScript(canonical) {
+		return "", usernameError("Username mixes letters of different alphabets; please use one.")
+	}
+	return canonical, nil
+}
+
+// usernameRefusal says in words why PRECIS refused a username.
+func usernameRefusal(username string) string {
+	for _, r := range username {
+		switch {
+		case unicode.IsSpace(r):
+			return "Username cannot contain spaces."
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			return "Username cannot contain control or invisible characters."
+		}
+	}
+	return "Username may contain only letters, digits and punctuation such as . _ -"
+}
+
+// displayUsername is the form kept for display: the username as typed, with
+// the PRECIS UsernameCasePreserved profile applied so that it holds no
+// characters the canonical form would not.
+func displayUsername(username string) string {
+	d, err := precis.UsernameCasePreserved.String(username)
+	if err != nil {
+		return username
+	}
+	return d
+}
+
+// scriptSets are the combinations of scripts that one writing system uses
+// together (Unicode TS #39, "highly restrictive"). Latin may join each, as
+// Japanese, Chinese and Korean text mixes in Latin letters freely.
+var scriptSets = [][]string{
+	{"Latin", "Han", "Hiragana", "Katakana"},
+	{"Latin", "Han", "Bopomofo"},
+	{"Latin", "Han", "Hangul"},
+}
+
+// mixedScript reports whether the letters of s come from more than one
+// script, outside the combinations of scriptSets. Characters of the Common
+// and Inherited scripts (digits, punctuation, combining marks) belong to
+// every script.
+func mixedScript(s string) bool {
+	var scripts []string
+	for _, r := range s {
+		if r < utf8.RuneSelf {
+			if unicode.IsLetter(r) {
+				scripts = addScript(scripts, "Latin")
+			}
+			continue
+		}
+		if name := scriptOf(r); name != "" {
+			scripts = addScript(scripts, name)
+		}
+	}
+	if len(scripts) <= 1 {
+		return false
+	}
+	for _, set := range scriptSets {
+		if subset(scripts, set) {
+			return false
+		}
+	}
+	return true
+}
+
+func addScript(scripts []string, name string) []string {
+	for _, s := range scripts {
+		if s == name {
+			return scripts
+		}
+	}
+	return append(scripts, name)
+}
+
+func subset(a, b []string) bool {
+	for _, x := range a {
+		found := false
+		for _, y := range b {
+			if x == y {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// scriptOf names the script of r, or "" for Common and Inherited characters.
+func scriptOf(r rune) string {
+	if unicode.Is(unicode.Common, r) || unicode.Is(unicode.Inherited, r) {
+		return ""
+	}
+	for name, table := range unicode.Scripts {
+		if unicode.Is(table, r) {
+			return name
+		}
+	}
+	return ""
+}
