@@ -182,7 +182,8 @@ func New(store Store, cfg Config) (*Service, error) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
-	s.wg.Go(func() { s.dummyHash() })
+	// Not tracked by wg: it only computes, and Close need not wait for it.
+	go s.dummyHash()
 	if cfg.PurgeInterval > 0 {
 		s.wg.Go(func() { s.purgeLoop(ctx, cfg.PurgeInterval) })
 	}

@@ -49,10 +49,10 @@ func CanonicalUsername(username string) (string, error) {
 func usernameRefusal(username string) string {
 	for _, r := range username {
 		switch {
-		case unicode.IsSpace(r):
-			return "Username cannot contain spaces."
 		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
 			return "Username cannot contain control or invisible characters."
+		case unicode.IsSpace(r):
+			return "Username cannot contain spaces."
 		}
 	}
 	return "Username may contain only letters, digits and punctuation such as . _ -"
