@@ -54,7 +54,7 @@ func (s *Service) Register(ctx context.Context, username, password string) (User
 	}
 	canonical, err := s.CheckUsername(ctx, username)
 	if err != nil {
-		s.countRegistration(ctx, regKey, err)
+		s.countRegistration(ctx, regKey, canonical, err)
 		return User{}, err
 	}
 	normalized, err := s.policy.Check(password, canonical)
@@ -78,24 +78,24 @@ func (s *Service) Register(ctx context.Context, username, password string) (User
 	}
 	if err := s.store.CreateUser(ctx, &u, hash); err != nil {
 		err = storeErr(err)
-		s.countRegistration(ctx, regKey, err)
+		s.countRegistration(ctx, regKey, canonical, err)
 		return User{}, err
 	}
-	s.countRegistration(ctx, regKey, nil)
+	s.countRegistration(ctx, regKey, canonical, nil)
 	s.audit(ctx, slog.LevelInfo, EventRegister, canonical, "success", slog.Int64("user_id", u.ID))
 	return u, nil
 }
 
 // countRegistration counts an attempt that revealed something about the
 // username space (created, or found taken) against the client.
-func (s *Service) countRegistration(ctx context.Context, key throttleKey, err error) {
+func (s *Service) countRegistration(ctx context.Context, key throttleKey, canonical string, err error) {
 	if err == nil || errors.Is(err, ErrUserExists) {
 		if ferr := s.throttle.fail(ctx, key); ferr != nil {
 			s.log.Warn("localauth: counting a registration failed", "err", ferr)
 		}
 	}
 	if errors.Is(err, ErrUserExists) {
-		s.audit(ctx, slog.LevelInfo, EventRegister, "", "username_taken")
+		s.audit(ctx, slog.LevelInfo, EventRegister, canonical, "username_taken")
 	}
 }
 

@@ -8,6 +8,16 @@ import (
 	"golang.org/x/text/secure/precis"
 )
 
+// usernamePunctuation is the punctuation a username may hold besides
+// letters and digits. PRECIS alone would allow every printable ASCII
+// character; characters with a meaning in HTML, URLs, shells or SQL ("<", "/",
+// "'", ";"…) are refused too, so that a username is harmless wherever it is
+// shown or pasted, escaping or not.
+const (
+	usernamePunctuation     = "._-@+"
+	usernamePunctuationText = ". _ - @ +"
+)
+
 // MaxUsernameLength is the longest username accepted, in code points of its
 // canonical form.
 const MaxUsernameLength = 64
@@ -18,7 +28,8 @@ const MaxUsernameLength = 64
 //
 // It refuses, with a *PolicyError wrapping ErrInvalidUsername: the empty
 // string, spaces and other characters the profile disallows (zero-width
-// characters, controls, symbols), names longer than MaxUsernameLength, and
+// characters, controls, symbols), punctuation other than ". _ - @ +", names
+// longer than MaxUsernameLength, and
 // names whose letters come from more than one script in a way that can only
 // serve to imitate another name (a Cyrillic "а" among Latin letters).
 // Canonicalizing a canonical username returns it unchanged.
@@ -35,6 +46,11 @@ func CanonicalUsername(username string) (string, error) {
 	canonical, err := precis.UsernameCaseMapped.String(username)
 	if err != nil {
 		return "", usernameError("%s", usernameRefusal(username))
+	}
+	for _, r := range canonical {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r) && !strings.ContainsRune(usernamePunctuation, r) {
+			return "", usernameError("Username may contain only letters, digits and %s", usernamePunctuationText)
+		}
 	}
 	if n := utf8.RuneCountInString(canonical); n > MaxUsernameLength {
 		return "", usernameError("Username is too long: at most %d characters.", MaxUsernameLength)
@@ -55,7 +71,7 @@ func usernameRefusal(username string) string {
 			return "Username cannot contain spaces."
 		}
 	}
-	return "Username may contain only letters, digits and punctuation such as . _ -"
+	return "Username may contain only letters, digits and " + usernamePunctuationText
 }
 
 // displayUsername is the form kept for display: the username as typed, with
