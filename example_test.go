@@ -25,7 +25,12 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer store.Close()
-	svc, err := localauth.New(store, localauth.Config{Logger: slog.New(slog.DiscardHandler)})
+	svc, err := localauth.New(store, localauth.Config{
+		// The zero Config is the safe default (bcrypt cost 12); the lower
+		// cost here only keeps the example quick.
+		Hasher: localauth.BcryptHasher{Cost: localauth.MinBcryptCost},
+		Logger: slog.New(slog.DiscardHandler),
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -54,7 +59,7 @@ func ExampleService_Register_policy() {
 	defer os.RemoveAll(dir)
 	store, _ := sqlitestore.Open(ctx, filepath.Join(dir, "auth.db"), sqlitestore.Options{})
 	defer store.Close()
-	svc, _ := localauth.New(store, localauth.Config{Logger: slog.New(slog.DiscardHandler)})
+	svc, _ := localauth.New(store, localauth.Config{Hasher: localauth.BcryptHasher{Cost: localauth.MinBcryptCost}, Logger: slog.New(slog.DiscardHandler)})
 	defer svc.Close()
 
 	_, err := svc.Register(ctx, "bob", "password")
@@ -72,7 +77,7 @@ func ExampleService_Login() {
 	defer os.RemoveAll(dir)
 	store, _ := sqlitestore.Open(ctx, filepath.Join(dir, "auth.db"), sqlitestore.Options{})
 	defer store.Close()
-	svc, _ := localauth.New(store, localauth.Config{Logger: slog.New(slog.DiscardHandler)})
+	svc, _ := localauth.New(store, localauth.Config{Hasher: localauth.BcryptHasher{Cost: localauth.MinBcryptCost}, Logger: slog.New(slog.DiscardHandler)})
 	defer svc.Close()
 	svc.Register(ctx, "carol", "correct horse battery staple")
 

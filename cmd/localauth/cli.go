@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/localauth/localauth"
@@ -20,6 +21,10 @@ type Main struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+
+	// weakCost, when set by a test, replaces the bcrypt cost with a cost
+	// below the production minimum, for speed.
+	weakCost int
 }
 
 // command is one verb of the CLI.
@@ -151,10 +156,13 @@ func (m *Main) open(ctx context.Context, db string) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := localauth.New(st, localauth.Config{
-		PurgeInterval: -1,
-		Logger:        m.logger(),
-	})
+	cfg, err := m.serviceConfig()
+	if err != nil {
+		closeStore()
+		return nil, err
+	}
+	cfg.PurgeInterval = -1
+	svc, err := localauth.New(st, cfg)
 	if err != nil {
 		closeStore()
 		return nil, err
@@ -241,4 +249,22 @@ func (m *Main) logger() *slog.Logger {
 			return a
 		},
 	}))
+}
+
+// serviceConfig is the Config every command shares: the bcrypt cost from
+// $LOCALAUTH_BCRYPT_COST (default 12, at least 10) and the logger.
+func (m *Main) serviceConfig() (localauth.Config, error) {
+	cfg := localauth.Config{Logger: m.logger()}
+	if v := m.Getenv("LOCALAUTH_BCRYPT_COST"); v != "" {
+		cost, err := strconv.Atoi(v)
+		if err != nil {
+			return cfg, usagef("LOCALAUTH_BCRYPT_COST=%q is not a number", v)
+		}
+		cfg.Hasher = localauth.BcryptHasher{Cost: cost}
+	}
+	if m.weakCost > 0 {
+		cfg.Hasher = localauth.BcryptHasher{Cost: m.weakCost}
+		cfg.AllowWeakCost = true
+	}
+	return cfg, nil
 }

@@ -26,9 +26,10 @@ func (c *CLI) Run(stdin string, args ...string) (stdout, stderr string, err erro
 	c.tb.Helper()
 	var out, errOut bytes.Buffer
 	m := &Main{
-		Stdin:  strings.NewReader(stdin),
-		Stdout: &out,
-		Stderr: &errOut,
+		Stdin:    strings.NewReader(stdin),
+		Stdout:   &out,
+		Stderr:   &errOut,
+		weakCost: 4,
 		Getenv: func(k string) string {
 			if k == "LOCALAUTH_DB" {
 				return c.db
@@ -118,7 +119,7 @@ func TestGeneratedPassword(t *testing.T) {
 
 func openEnv(t *testing.T, db string) *env {
 	t.Helper()
-	m := &Main{Stderr: &bytes.Buffer{}, Getenv: func(string) string { return "" }}
+	m := &Main{Stderr: &bytes.Buffer{}, weakCost: 4, Getenv: func(string) string { return "" }}
 	e, err := m.open(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
@@ -157,6 +158,7 @@ func TestBadInput(t *testing.T) {
 		{"", []string{"session", "revoke", "nobody"}, false, `no user "nobody"`},
 		{"", []string{"user", "list", "--db", ""}, true, "--db is empty"},
 		{"", []string{"user", "list", "--db", "/nonexistent/dir/x.db"}, false, "opening database"},
+		{"", []string{"user", "list", "--db", "x.db?mode=ro"}, false, "may not contain"},
 	}
 	for _, tt := range cases {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
