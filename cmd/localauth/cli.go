@@ -25,6 +25,9 @@ type Main struct {
 	// weakCost, when set by a test, replaces the bcrypt cost with a cost
 	// below the production minimum, for speed.
 	weakCost int
+	// ready, when set by a test, is called with the server's URL once it
+	// listens.
+	ready func(url string)
 }
 
 // command is one verb of the CLI.
@@ -267,4 +270,16 @@ func (m *Main) serviceConfig() (localauth.Config, error) {
 		cfg.AllowWeakCost = true
 	}
 	return cfg, nil
+}
+
+// serverLogger writes JSON records to standard error, time in UTC.
+func (m *Main) serverLogger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				a.Value = slog.TimeValue(a.Value.Time().UTC())
+			}
+			return a
+		},
+	}))
 }

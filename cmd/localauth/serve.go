@@ -1,10 +1,150 @@
 package main
 
-import "context"
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
 
-// serveCmd is "serve": the demo app.
+	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/internal/demo"
+	"github.com/localauth/localauth/live"
+	"github.com/localauth/localauth/liveauth"
+	"github.com/localauth/localauth/web"
+)
+
+// serveCmd is "serve": the seed's demo app on the live runtime.
 type serveCmd struct{ m *Main }
 
+// shutdownGrace is how long SIGTERM waits for requests and live connections
+// to finish.
+const shutdownGrace = 10 * time.Second
+
 func (c *serveCmd) Run(ctx context.Context, args []string) error {
-	return usagef("serve is not built yet")
+	fs, db := c.m.flagSet("serve")
+	addr := fs.String("addr", c.m.envOr("LOCALAUTH_ADDR", "localhost:8000"), "address to listen on")
+	certFile := fs.String("tls-cert", c.m.Getenv("LOCALAUTH_TLS_CERT"), "TLS certificate file (PEM)")
+	keyFile := fs.String("tls-key", c.m.Getenv("LOCALAUTH_TLS_KEY"), "TLS key file (PEM)")
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if (*certFile == "") != (*keyFile == "") {
+		return usagef("serve: --tls-cert and --tls-key go together")
+	}
+	useTLS := *certFile != ""
+	var tlsConfig *tls.Config
+	if useTLS {
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			return fmt.Errorf("loading the TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+
+	log := c.m.serverLogger()
+	st, closeStore, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	cfg, err := c.m.serviceConfig()
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	svc, err := localauth.New(st, cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+
+	app, _ := demo.New(svc, live.Config{Logger: log}, liveauth.Options{Logger: log})
+	handler := web.SecurityHeaders(app)
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", *addr, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if useTLS {
+		scheme = "https"
+	}
+	url := scheme + "://" + displayAddr(ln.Addr(), *addr)
+	fmt.Fprintf(c.m.Stdout, "localauth: serving the demo on %s (database %s)\n", url, *db)
+	if !useTLS && !loopback(*addr) {
+		fmt.Fprintln(c.m.Stderr, "WARNING: listening on a non-loopback address without TLS. Passwords and session\n"+
+			"WARNING: tokens would cross the network in the clear. Use --tls-cert and --tls-key,\n"+
+			"WARNING: or put a TLS-terminating proxy in front and listen on loopback only.")
+		log.Warn("serving without TLS on a non-loopback address", "addr", *addr)
+	}
+	if c.m.ready != nil {
+		c.m.ready(url)
+	}
+
+	errc := make(chan error, 1)
+	go func() {
+		if useTLS {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// SIGTERM: stop accepting, let requests finish, and close every live
+	// connection with 1001 so that pages reconnect once the server is back.
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	var wg sync.WaitGroup
+	var srvErr, appErr error
+	wg.Go(func() { srvErr = srv.Shutdown(sctx) })
+	wg.Go(func() { appErr = app.Shutdown(sctx) })
+	wg.Wait()
+	if err := errors.Join(srvErr, appErr); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	return nil
+}
+
+// displayAddr is the address to print: the bound port (for ":0"), with the
+// host as given, or localhost when none was.
+func displayAddr(bound net.Addr, asked string) string {
+	host, _, _ := net.SplitHostPort(asked)
+	_, port, _ := net.SplitHostPort(bound.String())
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// loopback reports whether addr listens on loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

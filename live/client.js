@@ -1,0 +1,314 @@
+// live.js: the page side of localauth's live runtime. Hand-written, no build
+// step. It keeps a websocket to /_live, sends the tab's route and LocalStorage
+// values on connect (never in a URL), applies the state the server sends to
+// the DOM through data- attributes, sends events, and performs the server's
+// client actions.
+//
+// Bindings (expressions are "sub.var", "sub.var.field", "!expr" and
+// "expr && expr"):
+//   data-text="auth.authenticated_user.display_name"  textContent (never HTML)
+//   data-show="expr" / data-hide="expr"                hidden attribute
+//   data-value="expr"                                  an input's value
+//   data-disabled="expr"                               disabled property
+//   data-on-submit="login.on_submit"                   a form's fields as an event
+//   data-on-click="auth.do_logout"                     a click as an event
+//   data-on-mount="login.redir"                        an event each time the element is shown
+(() => {
+  "use strict";
+
+  const state = {};
+  const pending = new Map(); // event id -> callback when done
+  const queue = []; // messages waiting for hydration
+  let ws = null;
+  let nextID = 1;
+  let hydrated = false;
+  let everConnected = false;
+  let backoff = 500;
+  let pingTimer = null;
+
+  const localKeys = (() => {
+    try {
+      return JSON.parse(document.documentElement.dataset.liveLocal || "[]");
+    } catch (e) {
+      return [];
+    }
+  })();
+
+  function root() {
+    return document.getElementById("live-root");
+  }
+
+  function status(text) {
+    const el = document.getElementById("live-status");
+    if (!el) return;
+    el.textContent = text;
+    el.hidden = text === "";
+    document.documentElement.classList.toggle("live-offline", text !== "");
+  }
+
+  // --- connection ----------------------------------------------------------
+
+  function connect() {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    ws = new WebSocket(proto + "//" + location.host + "/_live");
+    ws.onopen = () => {
+      backoff = 500;
+      const local = {};
+      for (const k of localKeys) {
+        const v = localStorage.getItem(k);
+        if (v !== null) local[k] = v;
+      }
+      const id = nextID++;
+      pending.set(id, () => {
+        hydrated = true;
+        everConnected = true;
+        status("");
+        document.documentElement.classList.add("live-hydrated");
+        while (queue.length) ws.send(JSON.stringify(queue.shift()));
+        refresh();
+      });
+      ws.send(JSON.stringify({ t: "hello", id, route: location.pathname, query: location.search, local }));
+      clearInterval(pingTimer);
+      pingTimer = setInterval(() => {
+        if (ws && ws.readyState === WebSocket.OPEN) ws.send('{"t":"ping"}');
+      }, 25000);
+    };
+    ws.onmessage = (m) => {
+      let msg;
+      try {
+        msg = JSON.parse(m.data);
+      } catch (e) {
+        return;
+      }
+      receive(msg);
+    };
+    ws.onclose = () => {
+      clearInterval(pingTimer);
+      hydrated = false;
+      document.documentElement.classList.remove("live-hydrated");
+      for (const done of pending.values()) done(false);
+      pending.clear();
+      if (everConnected) status("Connection lost. Reconnecting…");
+      const wait = backoff + Math.random() * backoff * 0.5;
+      backoff = Math.min(backoff * 2, 15000);
+      setTimeout(connect, wait);
+    };
+  }
+
+  function send(msg, done) {
+    msg.id = nextID++;
+    if (done) pending.set(msg.id, done);
+    if (hydrated && ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify(msg));
+    } else {
+      queue.push(msg);
+    }
+  }
+
+  function receive(msg) {
+    if (msg.t === "update") {
+      if (msg.delta) {
+        for (const sub of Object.keys(msg.delta)) {
+          state[sub] = Object.assign(state[sub] || {}, msg.delta[sub]);
+        }
+      }
+      refresh();
+      for (const a of msg.actions || []) act(a);
+      if (msg.done && pending.has(msg.id)) {
+        const done = pending.get(msg.id);
+        pending.delete(msg.id);
+        done(true);
+      }
+    } else if (msg.t === "error") {
+      if (msg.id && pending.has(msg.id)) {
+        const done = pending.get(msg.id);
+        pending.delete(msg.id);
+        done(false);
+      }
+      if (window.console) console.warn("live:", msg.error, msg.message);
+    }
+  }
+
+  // --- actions -------------------------------------------------------------
+
+  function act(a) {
+    switch (a.do) {
+      case "redirect":
+        navigate(a.to, true);
+        break;
+      case "set_value": {
+        const el = document.getElementById(a.id);
+        if (el) el.value = a.value || "";
+        break;
+      }
+      case "focus": {
+        const el = document.getElementById(a.id);
+        if (el) el.focus();
+        break;
+      }
+      case "local_set":
+        if (localKeys.includes(a.key)) localStorage.setItem(a.key, a.value);
+        break;
+      case "local_remove":
+        if (localKeys.includes(a.key)) localStorage.removeItem(a.key);
+        break;
+    }
+  }
+
+  // isLocalPath accepts only a path on this origin: one leading "/", not
+  // followed by "/" or "\", no control characters.
+  function isLocalPath(p) {
+    return typeof p === "string" && /^\/(?![\/\\])[^\x00-\x1f\x7f\\]*$/.test(p);
+  }
+
+  // navigate swaps in the page at path without reloading, keeping the socket
+  // and the tab's state; the server learns the new route with a "nav".
+  async function navigate(path, push) {
+    if (!isLocalPath(path)) return;
+    let res;
+    try {
+      res = await fetch(path, { headers: { "X-Live-Navigate": "1" }, credentials: "same-origin" });
+    } catch (e) {
+      location.assign(path);
+      return;
+    }
+    const url = new URL(res.url || path, location.href);
+    if (url.origin !== location.origin) return;
+    const html = await res.text();
+    const doc = new DOMParser().parseFromString(html, "text/html");
+    const next = doc.getElementById("live-root");
+    if (!next) {
+      location.assign(url.pathname + url.search);
+      return;
+    }
+    document.title = doc.title;
+    root().replaceWith(document.adoptNode(next));
+    const target = url.pathname + url.search;
+    if (push) history.pushState({}, "", target);
+    else history.replaceState({}, "", target);
+    wire();
+    send({ t: "nav", route: url.pathname, query: url.search }, () => refresh());
+    refresh();
+  }
+
+  window.addEventListener("popstate", () => navigate(location.pathname + location.search, false));
+
+  // --- bindings ------------------------------------------------------------
+
+  function lookup(path) {
+    let v = state;
+    for (const part of path.trim().split(".")) {
+      if (v === null || v === undefined) return undefined;
+      v = v[part];
+    }
+    return v;
+  }
+
+  function truthy(v) {
+    return !(v === undefined || v === null || v === false || v === "" || v === 0);
+  }
+
+  function evaluate(expr) {
+    return expr.split("&&").every((term) => {
+      term = term.trim();
+      let neg = false;
+      while (term.startsWith("!")) {
+        neg = !neg;
+        term = term.slice(1).trim();
+      }
+      const v = truthy(lookup(term));
+      return neg ? !v : v;
+    });
+  }
+
+  function visible(el) {
+    for (let e = el; e; e = e.parentElement) {
+      if (e.hidden) return false;
+    }
+    return true;
+  }
+
+  function refresh() {
+    const r = root();
+    if (!r) return;
+    for (const el of r.querySelectorAll("[data-text]")) {
+      const v = lookup(el.dataset.text);
+      el.textContent = v === undefined || v === null ? "" : String(v);
+    }
+    for (const el of r.querySelectorAll("[data-show]")) el.hidden = !evaluate(el.dataset.show);
+    for (const el of r.querySelectorAll("[data-hide]")) el.hidden = evaluate(el.dataset.hide);
+    for (const el of r.querySelectorAll("[data-value]")) {
+      const v = lookup(el.dataset.value);
+      if (document.activeElement !== el) el.value = v === undefined || v === null ? "" : String(v);
+    }
+    for (const el of r.querySelectorAll("[data-disabled]")) el.disabled = evaluate(el.dataset.disabled);
+    if (!hydrated) return;
+    // data-on-mount fires each time its element is shown, like a component
+    // that mounts when a condition renders it.
+    for (const el of r.querySelectorAll("[data-on-mount]")) {
+      const shown = visible(el);
+      if (shown && !el.liveMounted) {
+        el.liveMounted = true;
+        send({ t: "event", name: el.dataset.onMount, fields: {} });
+      } else if (!shown) {
+        el.liveMounted = false;
+      }
+    }
+  }
+
+  // --- events --------------------------------------------------------------
+
+  function fieldsOf(form) {
+    const fields = {};
+    for (const [k, v] of new FormData(form).entries()) {
+      if (typeof v === "string") fields[k] = v;
+    }
+    return fields;
+  }
+
+  function wire() {
+    const r = root();
+    if (!r) return;
+    for (const form of r.querySelectorAll("form[data-on-submit]")) {
+      form.addEventListener("submit", (e) => {
+        e.preventDefault();
+        if (form.classList.contains("live-busy")) return;
+        form.classList.add("live-busy");
+        for (const b of form.querySelectorAll("button")) b.disabled = true;
+        send({ t: "event", name: form.dataset.onSubmit, fields: fieldsOf(form) }, () => {
+          form.classList.remove("live-busy");
+          for (const b of form.querySelectorAll("button")) b.disabled = false;
+          refresh();
+        });
+      });
+    }
+    for (const el of r.querySelectorAll("[data-on-click]")) {
+      el.addEventListener("click", (e) => {
+        e.preventDefault();
+        const href = el.getAttribute("href");
+        send({ t: "event", name: el.dataset.onClick, fields: {} }, () => {
+          if (href) navigate(href, true);
+        });
+      });
+    }
+  }
+
+  // In-app links navigate without a reload.
+  document.addEventListener("click", (e) => {
+    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    const a = e.target.closest("a[href]");
+    if (!a || a.target || a.hasAttribute("download") || a.dataset.onClick) return;
+    const url = new URL(a.href, location.href);
+    if (url.origin !== location.origin || url.pathname.startsWith("/_") || url.pathname.startsWith("/api/")) return;
+    e.preventDefault();
+    navigate(url.pathname + url.search, true);
+  });
+
+  function start() {
+    wire();
+    refresh();
+    connect();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

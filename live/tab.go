@@ -1,0 +1,273 @@
+package live
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/url"
+	"reflect"
+	"strings"
+	"sync"
+)
+
+// Tab is one browser tab's state on the server: its substates, the computed
+// values, and the connection that syncs them. Its methods other than Push,
+// ClientIP and Values must be called from the tab's own goroutine (inside
+// handlers, computed functions and pushed functions).
+type Tab struct {
+	app      *App
+	ctx      context.Context
+	clientIP string
+	states   map[string]reflect.Value // substate name → pointer to struct
+
+	route, query string
+	hydrated     bool
+
+	// last holds the JSON of every variable and computed value as last
+	// settled, synced or not; sent holds what the page was last sent.
+	last     map[string][]byte
+	computed map[string]any
+	invalid  map[string]bool
+	actions  []Action
+
+	send    func(serverMessage) bool
+	pushes  chan func(*Tab)
+	closeMu sync.Mutex
+	closeFn func(code int, reason string)
+
+	// Values is free storage for code built on top of live (the auth
+	// package keeps a tab's token hash here). Access it under ValuesMu.
+	ValuesMu sync.Mutex
+	Values   map[string]any
+}
+
+func newTab(a *App, ctx context.Context, clientIP string) *Tab {
+	t := &Tab{
+		app:      a,
+		ctx:      ctx,
+		clientIP: clientIP,
+		states:   make(map[string]reflect.Value, len(a.states)),
+		last:     make(map[string][]byte),
+		computed: make(map[string]any),
+		invalid:  make(map[string]bool),
+		pushes:   make(chan func(*Tab), 16),
+		Values:   make(map[string]any),
+	}
+	for _, d := range a.states {
+		t.states[d.name] = reflect.ValueOf(d.newFn())
+	}
+	return t
+}
+
+// Get returns the tab's substate registered under name, or nil if there is
+// none of type T.
+func Get[T any](t *Tab, name string) *T {
+	v, ok := t.states[name]
+	if !ok {
+		return nil
+	}
+	p, _ := v.Interface().(*T)
+	return p
+}
+
+// Context returns the connection's context, done when the tab disconnects.
+func (t *Tab) Context() context.Context { return t.ctx }
+
+// ClientIP returns the address of the tab's client.
+func (t *Tab) ClientIP() string { return t.clientIP }
+
+// Route returns the page the tab shows ("/login").
+func (t *Tab) Route() string { return t.route }
+
+// Query returns the query of the page the tab shows.
+func (t *Tab) Query() url.Values {
+	q, _ := url.ParseQuery(strings.TrimPrefix(t.query, "?"))
+	return q
+}
+
+// RawQuery returns the query as the page sent it, with its leading "?", or
+// "".
+func (t *Tab) RawQuery() string { return t.query }
+
+// IsHydrated reports whether the page's route and LocalStorage values have
+// reached the server.
+func (t *Tab) IsHydrated() bool { return t.hydrated }
+
+// Computed returns the current value of a computed variable.
+func (t *Tab) Computed(name string) any { return t.computed[name] }
+
+// Invalidate marks computed values for recomputation at the next sync, as
+// when something they read outside the tab's state changed (a session was
+// revoked).
+func (t *Tab) Invalidate(names ...string) {
+	for _, n := range names {
+		t.invalid[n] = true
+	}
+}
+
+// Redirect sends the page to a local path ("/login?x=1"). The client
+// navigates without reloading when the path is a page of the app. A path that
+// does not start with a single "/" is refused by the client.
+func (t *Tab) Redirect(path string) { t.actions = append(t.actions, Action{Do: "redirect", To: path}) }
+
+// SetValue sets the value of the form field with the given element id.
+func (t *Tab) SetValue(id, value string) {
+	t.actions = append(t.actions, Action{Do: "set_value", ID: id, Value: value})
+}
+
+// Focus moves the focus to the element with the given id.
+func (t *Tab) Focus(id string) { t.actions = append(t.actions, Action{Do: "focus", ID: id}) }
+
+// Flush sends what changed so far, before the handler returns: a handler
+// that waits (a delay, a slow call) shows progress this way. It returns
+// false when the tab has disconnected.
+func (t *Tab) Flush() bool {
+	return t.sync(0, false)
+}
+
+// Push runs fn on the tab's goroutine, in turn with its events, and then
+// sends what fn changed. It may be called from any goroutine and never
+// blocks. When the tab cannot take it (its queue is full), the tab is
+// disconnected instead: its page reconnects and rebuilds its state from
+// scratch, so no pushed change is ever lost.
+func (t *Tab) Push(fn func(t *Tab)) {
+	select {
+	case t.pushes <- fn:
+	default:
+		t.closeWith(statusTryAgainLater, "server push queue full")
+	}
+}
+
+func (t *Tab) closeWith(code int, reason string) {
+	t.closeMu.Lock()
+	fn := t.closeFn
+	t.closeMu.Unlock()
+	if fn != nil {
+		fn(code, reason)
+	}
+}
+
+// settle recomputes what needs it and returns the names of the variables
+// and computed values whose JSON changed since the last settle.
+func (t *Tab) settle() map[string][]byte {
+	changed := make(map[string][]byte)
+	// A computed function may change a variable (forgetting a token that
+	// names no session, say); a few passes settle such chains.
+	for range 4 {
+		if !t.settleOnce(changed) {
+			break
+		}
+	}
+	return changed
+}
+
+// settleOnce runs one pass of settle, adding to changed, and reports whether
+// anything changed in this pass.
+func (t *Tab) settleOnce(changed map[string][]byte) bool {
+	pass := make(map[string]bool)
+	note := func(name string, v any) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.app.log.Error("live: a state value cannot be encoded", "var", name, "err", err)
+			return
+		}
+		if old, ok := t.last[name]; !ok || !bytes.Equal(old, b) {
+			t.last[name] = b
+			changed[name] = b
+			pass[name] = true
+		}
+	}
+	note("live.route", t.route)
+	note("live.query", t.query)
+	note("live.is_hydrated", t.hydrated)
+	for _, d := range t.app.states {
+		sv := t.states[d.name].Elem()
+		for _, f := range d.fields {
+			note(d.name+"."+f.name, sv.Field(f.index).Interface())
+		}
+	}
+	for _, c := range t.app.computed {
+		need := t.invalid[c.name]
+		if _, done := t.computed[c.name]; !done {
+			need = true
+		}
+		for _, dep := range c.deps {
+			if pass[dep] {
+				need = true
+			}
+		}
+		if need {
+			delete(t.invalid, c.name)
+			v := c.fn(t.ctx, t)
+			t.computed[c.name] = v
+			note(c.name, v)
+		}
+	}
+	return len(pass) > 0
+}
+
+// sync settles the state and sends the page what changed: synced variables
+// and computed values as a delta, LocalStorage variables as actions, and
+// queued actions. id and done mark the reply to an event.
+func (t *Tab) sync(id int64, done bool) bool {
+	changed := t.settle()
+	msg := serverMessage{T: "update", ID: id, Done: done}
+	for name, b := range changed {
+		sub, v, _ := strings.Cut(name, ".")
+		f, isField := t.app.field(sub, v)
+		if isField && f.local != "" {
+			var s string
+			json.Unmarshal(b, &s)
+			if s == "" {
+				msg.Actions = append(msg.Actions, Action{Do: "local_remove", Key: f.local})
+			} else {
+				msg.Actions = append(msg.Actions, Action{Do: "local_set", Key: f.local, Value: s})
+			}
+		}
+		if isField && !f.synced {
+			continue
+		}
+		if msg.Delta == nil {
+			msg.Delta = make(map[string]map[string]json.RawMessage)
+		}
+		if msg.Delta[sub] == nil {
+			msg.Delta[sub] = make(map[string]json.RawMessage)
+		}
+		msg.Delta[sub][v] = b
+	}
+	msg.Actions = append(msg.Actions, t.actions...)
+	t.actions = nil
+	if msg.Delta == nil && msg.Actions == nil && !done {
+		return true
+	}
+	return t.send(msg)
+}
+
+// field finds the definition of variable v of substate sub.
+func (a *App) field(sub, v string) (fieldDef, bool) {
+	if d := a.byName[sub]; d != nil {
+		for _, f := range d.fields {
+			if f.name == v {
+				return f, true
+			}
+		}
+	}
+	return fieldDef{}, false
+}
+
+// hydrate takes the route and the LocalStorage values of a hello.
+func (t *Tab) hydrate(route, query string, local map[string]string) {
+	t.route, t.query = route, query
+	for _, d := range t.app.states {
+		sv := t.states[d.name].Elem()
+		for _, f := range d.fields {
+			if f.local == "" {
+				continue
+			}
+			if v, ok := local[f.local]; ok {
+				sv.Field(f.index).SetString(v)
+			}
+		}
+	}
+	t.hydrated = true
+}

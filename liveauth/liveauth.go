@@ -1,0 +1,451 @@
+// Package liveauth is the seed's authentication on top of the live runtime:
+// the shared auth state (a token kept in LocalStorage, the authenticated
+// user computed from it on the server), the login and registration states
+// with their handlers, a RequireLogin page wrapper, and canned login and
+// registration pages an app can mount as they are or restyle.
+//
+//	app := live.New(live.Config{})
+//	auth := liveauth.Mount(app, svc, liveauth.Options{})
+//	app.Page("/protected", "Protected", liveauth.RequireLogin(`<h1 data-text="auth.authenticated_user.display_name"></h1>`))
+//
+// Every page of a live app is public. RequireLogin only moves people to and
+// from the login page; private data must come from state computed on the
+// server after checking auth.authenticated_user (see Auth.User).
+package liveauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/internal/returnto"
+	"github.com/localauth/localauth/live"
+)
+
+// Routes of the canned pages.
+const (
+	LoginRoute    = "/login"
+	RegisterRoute = "/register"
+)
+
+// LocalStorageKey is where the page keeps the session token.
+const LocalStorageKey = "_auth_token"
+
+// Messages shown by the canned pages, as in the seed.
+const (
+	MsgLoginFailed      = "There was a problem logging in, please try again."
+	MsgAccountDisabled  = "This account is disabled."
+	MsgUsernameEmpty    = "Username cannot be empty"
+	MsgPasswordEmpty    = "Password cannot be empty"
+	MsgPasswordMismatch = "Passwords do not match"
+	MsgUnavailable      = "The service is unavailable right now. Please try again in a moment."
+	MsgBusy             = "The server is busy. Please try again in a moment."
+	MsgSuccess          = "Registration successful!"
+)
+
+// Options tunes Mount.
+type Options struct {
+	// RegistrationDelay is how long "Registration successful!" shows
+	// before the page goes to /login. Default 0.5s, as in the seed.
+	RegistrationDelay time.Duration
+
+	// NoPages leaves out the canned /login and /register pages, for an app
+	// that writes its own (they must use the same state names).
+	NoPages bool
+
+	// Logger receives internal errors. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// AuthState is the shared auth state, substate "auth". The token is a
+// server-side variable mirrored in LocalStorage: it is never part of the
+// state sent to the page.
+type AuthState struct {
+	AuthToken string `live:"auth_token,server,local=_auth_token"`
+}
+
+// LoginState is substate "login".
+type LoginState struct {
+	ErrorMessage string `live:"error_message"`
+	RedirectTo   string `live:"redirect_to"`
+}
+
+// RegistrationState is substate "register".
+type RegistrationState struct {
+	Success      bool   `live:"success"`
+	ErrorMessage string `live:"error_message"`
+	NewUserID    int64  `live:"new_user_id"`
+}
+
+// PublicUser is what the page learns of the authenticated user: never the
+// password hash. The anonymous user has ID -1.
+type PublicUser struct {
+	ID          int64  `json:"id"`
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
+}
+
+var anonymous = PublicUser{ID: -1}
+
+// Auth is the mounted auth states of one app.
+type Auth struct {
+	app   *live.App
+	svc   *localauth.Service
+	delay time.Duration
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	byHash map[localauth.TokenHash]map[*live.Tab]struct{}
+	byUser map[int64]map[*live.Tab]struct{}
+}
+
+// tabKey is where a tab's current identity is kept in Tab.Values.
+const tabKey = "liveauth.identity"
+
+type identity struct {
+	hash   localauth.TokenHash
+	userID int64
+}
+
+// Mount registers the auth, login and registration states, their computed
+// values and handlers, and (unless opts.NoPages) the canned pages, and
+// subscribes to the service's revocations so that a session ended anywhere
+// turns its open tabs unauthenticated at once.
+//
+// Variables and handlers, as in the seed:
+//
+//	auth.authenticated_user (computed)  auth.is_authenticated (computed)  auth.do_logout (public)
+//	login.error_message  login.redirect_to  login.on_submit (public)  login.redir (public)
+//	register.success  register.error_message  register.new_user_id  register.handle_registration (public)
+func Mount(app *live.App, svc *localauth.Service, opts Options) *Auth {
+	if opts.RegistrationDelay <= 0 {
+		opts.RegistrationDelay = 500 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	a := &Auth{
+		app: app, svc: svc, delay: opts.RegistrationDelay, log: opts.Logger,
+		byHash: make(map[localauth.TokenHash]map[*live.Tab]struct{}),
+		byUser: make(map[int64]map[*live.Tab]struct{}),
+	}
+	app.State("auth", func() any { return &AuthState{} })
+	app.State("login", func() any { return &LoginState{} })
+	app.State("register", func() any { return &RegistrationState{} })
+	app.Computed("auth.authenticated_user", []string{"auth.auth_token"}, a.authenticatedUser)
+	app.Computed("auth.is_authenticated", []string{"auth.authenticated_user"}, func(_ context.Context, t *live.Tab) any {
+		return t.Computed("auth.authenticated_user").(PublicUser).ID >= 0
+	})
+	app.Handle("auth.do_logout", a.doLogout)
+	app.Handle("login.on_submit", a.onSubmit)
+	app.Handle("login.redir", a.redir)
+	app.Handle("register.handle_registration", a.handleRegistration)
+	if !opts.NoPages {
+		app.Page(LoginRoute, "Log in", LoginPage)
+		app.Page(RegisterRoute, "Create an account", RegisterPage)
+	}
+	svc.OnRevoke(a.revoked)
+	app.OnClose(a.Forget)
+	return a
+}
+
+// User returns the authenticated user of a tab, and false for an anonymous
+// tab. Computed values that hold private data depend on
+// "auth.authenticated_user" and call it.
+func User(t *live.Tab) (PublicUser, bool) {
+	u, _ := t.Computed("auth.authenticated_user").(PublicUser)
+	return u, u.ID >= 0
+}
+
+// authenticatedUser is the computed auth.authenticated_user: the user whose
+// live session the tab's token names, else the anonymous user. It also files
+// the tab under its session, so that a revocation finds it.
+func (a *Auth) authenticatedUser(ctx context.Context, t *live.Tab) any {
+	st := live.Get[AuthState](t, "auth")
+	u := anonymous
+	var id identity
+	if st.AuthToken != "" {
+		tok := localauth.Token(st.AuthToken)
+		user, err := a.svc.Authenticate(ctx, tok)
+		switch {
+		case err == nil:
+			u = PublicUser{ID: user.ID, Username: user.Username, DisplayName: user.DisplayName}
+			id = identity{hash: localauth.HashToken(tok), userID: user.ID}
+		case errors.Is(err, localauth.ErrInvalidSession):
+			// A token that names no session is forgotten, in the tab
+			// and in LocalStorage.
+			st.AuthToken = ""
+		default:
+			// The store failed: the tab is anonymous until it answers
+			// again (fail closed), and keeps its token to retry.
+			a.log.Warn("liveauth: authenticating a tab failed", "err", err)
+		}
+	}
+	a.file(t, id)
+	return u
+}
+
+// file records which session a tab is authenticated by (none when id is
+// zero).
+func (a *Auth) file(t *live.Tab, id identity) {
+	t.ValuesMu.Lock()
+	old, had := t.Values[tabKey].(identity)
+	if id.userID != 0 {
+		t.Values[tabKey] = id
+	} else {
+		delete(t.Values, tabKey)
+	}
+	t.ValuesMu.Unlock()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if had {
+		delete(a.byHash[old.hash], t)
+		if len(a.byHash[old.hash]) == 0 {
+			delete(a.byHash, old.hash)
+		}
+		delete(a.byUser[old.userID], t)
+		if len(a.byUser[old.userID]) == 0 {
+			delete(a.byUser, old.userID)
+		}
+	}
+	if id.userID != 0 {
+		if a.byHash[id.hash] == nil {
+			a.byHash[id.hash] = make(map[*live.Tab]struct{})
+		}
+		a.byHash[id.hash][t] = struct{}{}
+		if a.byUser[id.userID] == nil {
+			a.byUser[id.userID] = make(map[*live.Tab]struct{})
+		}
+		a.byUser[id.userID][t] = struct{}{}
+	}
+}
+
+// Forget drops a disconnected tab from the revocation index. The app calls
+// it from its disconnect hook; a tab left in the index only costs memory
+// until its session ends.
+func (a *Auth) Forget(t *live.Tab) { a.file(t, identity{}) }
+
+// revoked pushes every tab of the ended sessions to recompute its user:
+// they become anonymous at once, their private data is cleared, and a
+// RequireLogin page sends them on to /login (S16).
+func (a *Auth) revoked(r localauth.Revocation) {
+	a.mu.Lock()
+	var tabs []*live.Tab
+	switch {
+	case r.All && r.UserID == 0:
+		for _, set := range a.byUser {
+			for t := range set {
+				tabs = append(tabs, t)
+			}
+		}
+	case r.All:
+		for t := range a.byUser[r.UserID] {
+			tabs = append(tabs, t)
+		}
+	default:
+		for t := range a.byHash[r.TokenHash] {
+			tabs = append(tabs, t)
+		}
+	}
+	a.mu.Unlock()
+	for _, t := range tabs {
+		t.Push(func(t *live.Tab) { t.Invalidate("auth.authenticated_user") })
+	}
+}
+
+// Tabs reports how many tabs are authenticated, for tests and metrics.
+func (a *Auth) Tabs() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, set := range a.byUser {
+		n += len(set)
+	}
+	return n
+}
+
+// login is the seed's private handler: it starts the tab's session from a
+// successful Login. It is not registered with the app, so no page can call
+// it.
+func (a *Auth) login(t *live.Tab, res localauth.LoginResult) {
+	live.Get[AuthState](t, "auth").AuthToken = string(res.Token)
+}
+
+// doLogout is auth.do_logout: it ends the session behind the tab's token.
+func (a *Auth) doLogout(ctx context.Context, t *live.Tab, _ live.Event) error {
+	st := live.Get[AuthState](t, "auth")
+	if st.AuthToken != "" {
+		err := a.svc.Logout(a.withIP(ctx, t), localauth.Token(st.AuthToken))
+		if err != nil && !errors.Is(err, localauth.ErrInvalidSession) {
+			return err
+		}
+	}
+	st.AuthToken = ""
+	return nil
+}
+
+func (a *Auth) withIP(ctx context.Context, t *live.Tab) context.Context {
+	return localauth.WithClientIP(ctx, t.ClientIP())
+}
+
+// onSubmit is login.on_submit: check the credentials, start the session, and
+// go back where the login was asked for.
+func (a *Auth) onSubmit(ctx context.Context, t *live.Tab, ev live.Event) error {
+	ls := live.Get[LoginState](t, "login")
+	ls.ErrorMessage = ""
+	res, err := a.svc.Login(a.withIP(ctx, t), ev.Fields["username"], ev.Fields["password"])
+	if err != nil {
+		ls.ErrorMessage = loginMessage(err)
+		t.SetValue("password", "")
+		t.Focus("password")
+		if msg := ls.ErrorMessage; msg == MsgUnavailable {
+			a.log.Warn("liveauth: login failed", "err", err)
+		}
+		return nil
+	}
+	a.login(t, res)
+	// Settle now, so that redir sees the new authenticated user.
+	t.Flush()
+	return a.redir(ctx, t, ev)
+}
+
+// loginMessage maps a Login error to the page's message: the only place
+// that does. Unknown user and wrong password share one message.
+func loginMessage(err error) string {
+	var rl *localauth.RateLimitError
+	switch {
+	case errors.Is(err, localauth.ErrInvalidCredentials):
+		return MsgLoginFailed
+	case errors.Is(err, localauth.ErrAccountDisabled):
+		return MsgAccountDisabled
+	case errors.As(err, &rl):
+		return fmt.Sprintf("Too many attempts. Please wait %s and try again.", waitText(rl.RetryAfter))
+	case errors.Is(err, localauth.ErrBusy):
+		return MsgBusy
+	default:
+		return MsgUnavailable
+	}
+}
+
+// waitText says a wait in whole seconds or minutes.
+func waitText(d time.Duration) string {
+	s := int((d + time.Second - 1) / time.Second)
+	switch {
+	case s <= 1:
+		return "1 second"
+	case s < 120:
+		return fmt.Sprintf("%d seconds", s)
+	default:
+		return fmt.Sprintf("%d minutes", (s+59)/60)
+	}
+}
+
+// redir is login.redir. Called from any page but /login with no
+// authenticated user, it remembers the page and sends the browser to /login;
+// called from /login with an authenticated user, it sends the browser back
+// to the remembered page, or /. It decides only once the tab is hydrated,
+// so a logged-in user is never bounced (S16–S18).
+func (a *Auth) redir(ctx context.Context, t *live.Tab, _ live.Event) error {
+	if !t.IsHydrated() {
+		return nil
+	}
+	ls := live.Get[LoginState](t, "login")
+	_, authed := User(t)
+	switch page := t.Route(); {
+	case page != LoginRoute && !authed:
+		ls.RedirectTo = returnto.Safe(page + t.RawQuery())
+		t.Redirect(LoginRoute)
+	case page == LoginRoute && authed:
+		to := returnto.Safe(ls.RedirectTo)
+		if ls.RedirectTo == "" {
+			if next := t.Query().Get("next"); next != "" {
+				to = returnto.Safe(next)
+			}
+		}
+		ls.RedirectTo = ""
+		t.Redirect(to)
+	}
+	return nil
+}
+
+// handleRegistration is register.handle_registration, with the seed's checks
+// in the seed's order, each with its message and focus, then the policy's.
+func (a *Auth) handleRegistration(ctx context.Context, t *live.Tab, ev live.Event) error {
+	rs := live.Get[RegistrationState](t, "register")
+	rs.Success = false
+	ctx = a.withIP(ctx, t)
+	username := ev.Fields["username"]
+	password := ev.Fields["password"]
+	if username == "" {
+		rs.ErrorMessage = MsgUsernameEmpty
+		t.Focus("username")
+		return nil
+	}
+	if _, err := a.svc.CheckUsername(ctx, username); err != nil {
+		a.registrationRefused(t, rs, username, err)
+		return nil
+	}
+	if password == "" {
+		rs.ErrorMessage = MsgPasswordEmpty
+		t.Focus("password")
+		return nil
+	}
+	if password != ev.Fields["confirm_password"] {
+		rs.ErrorMessage = MsgPasswordMismatch
+		t.SetValue("confirm_password", "")
+		t.Focus("confirm_password")
+		return nil
+	}
+	u, err := a.svc.Register(ctx, username, password)
+	if err != nil {
+		a.registrationRefused(t, rs, username, err)
+		return nil
+	}
+	rs.ErrorMessage = ""
+	rs.NewUserID = u.ID
+	rs.Success = true
+	if !t.Flush() {
+		return nil
+	}
+	timer := time.NewTimer(a.delay)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-timer.C:
+	}
+	t.Redirect(LoginRoute)
+	rs.Success = false
+	return nil
+}
+
+// registrationRefused shows why a registration was refused and moves the
+// focus to the field to correct.
+func (a *Auth) registrationRefused(t *live.Tab, rs *RegistrationState, username string, err error) {
+	var pe *localauth.PolicyError
+	var rl *localauth.RateLimitError
+	switch {
+	case errors.Is(err, localauth.ErrUserExists):
+		rs.ErrorMessage = fmt.Sprintf("Username %s is already registered. Try a different name", username)
+		t.SetValue("username", "")
+		t.Focus("username")
+	case errors.As(err, &pe):
+		rs.ErrorMessage = pe.Message
+		if pe.Field == localauth.FieldPassword {
+			t.SetValue("password", "")
+			t.SetValue("confirm_password", "")
+		}
+		t.Focus(pe.Field)
+	case errors.As(err, &rl):
+		rs.ErrorMessage = fmt.Sprintf("Too many attempts. Please wait %s and try again.", waitText(rl.RetryAfter))
+	case errors.Is(err, localauth.ErrBusy):
+		rs.ErrorMessage = MsgBusy
+	default:
+		a.log.Warn("liveauth: registration failed", "err", err)
+		rs.ErrorMessage = MsgUnavailable
+	}
+}
