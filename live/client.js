@@ -25,6 +25,10 @@
   let everConnected = false;
   let backoff = 500;
   let pingTimer = null;
+  // leaving is true while the page is about to be replaced (a redirect, a
+  // link whose event runs first): mounts then would act on a page that is
+  // going away.
+  let leaving = false;
 
   const localKeys = (() => {
     try {
@@ -112,8 +116,10 @@
           state[sub] = Object.assign(state[sub] || {}, msg.delta[sub]);
         }
       }
+      const actions = msg.actions || [];
+      if (actions.some((a) => a.do === "redirect")) leaving = true;
       refresh();
-      for (const a of msg.actions || []) act(a);
+      for (const a of actions) act(a);
       if (msg.done && pending.has(msg.id)) {
         const done = pending.get(msg.id);
         pending.delete(msg.id);
@@ -164,7 +170,11 @@
   // navigate swaps in the page at path without reloading, keeping the socket
   // and the tab's state; the server learns the new route with a "nav".
   async function navigate(path, push) {
-    if (!isLocalPath(path)) return;
+    if (!isLocalPath(path)) {
+      leaving = false;
+      return;
+    }
+    leaving = true;
     let res;
     try {
       res = await fetch(path, { headers: { "X-Live-Navigate": "1" }, credentials: "same-origin" });
@@ -173,7 +183,10 @@
       return;
     }
     const url = new URL(res.url || path, location.href);
-    if (url.origin !== location.origin) return;
+    if (url.origin !== location.origin) {
+      leaving = false;
+      return;
+    }
     const html = await res.text();
     const doc = new DOMParser().parseFromString(html, "text/html");
     const next = doc.getElementById("live-root");
@@ -187,6 +200,7 @@
     if (push) history.pushState({}, "", target);
     else history.replaceState({}, "", target);
     wire();
+    leaving = false;
     send({ t: "nav", route: url.pathname, query: url.search }, () => refresh());
     refresh();
   }
@@ -242,7 +256,7 @@
       if (document.activeElement !== el) el.value = v === undefined || v === null ? "" : String(v);
     }
     for (const el of r.querySelectorAll("[data-disabled]")) el.disabled = evaluate(el.dataset.disabled);
-    if (!hydrated) return;
+    if (!hydrated || leaving) return;
     // data-on-mount fires each time its element is shown, like a component
     // that mounts when a condition renders it.
     for (const el of r.querySelectorAll("[data-on-mount]")) {
@@ -286,7 +300,8 @@
       el.addEventListener("click", (e) => {
         e.preventDefault();
         const href = el.getAttribute("href");
-        send({ t: "event", name: el.dataset.onClick, fields: {} }, () => {
+        if (href) leaving = true;
+        send({ t: "event", name: el.dataset.onClick, fields: {} }, (ok) => {
           if (href) navigate(href, true);
         });
       });

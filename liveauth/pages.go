@@ -24,7 +24,8 @@ const StylesheetLink = template.HTML(`<link rel="stylesheet" href="` + Styleshee
 // the server, which explains each refusal on the page (S10).
 
 // LoginPage is the canned login page: fields username and password (S12), a
-// link to /register. An already-authenticated tab is sent on (S17).
+// link to /register. On load it calls login.redir once, which sends an
+// already-authenticated tab on (S17).
 const LoginPage = template.HTML(`
 <section class="card auth-card">
   <h1>Log in</h1>
@@ -37,7 +38,7 @@ const LoginPage = template.HTML(`
     <button type="submit">Log in</button>
   </form>
   <p class="muted">No account yet? <a href="/register">Create one</a></p>
-  <div data-show="auth.is_authenticated" data-on-mount="login.redir" hidden></div>
+  <span data-on-mount="login.redir"></span>
 </section>`)
 
 // RegisterPage is the canned registration page: fields username, password
