@@ -275,7 +275,7 @@ func (t *Tab) Screenshot(name string) {
 		t.tb.Fatal(err)
 	}
 	var png []byte
-	t.Run(chromedp.FullScreenshot(&png, 90))
+	t.Run(chromedp.FullScreenshot(&png, 100))
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.tb.Fatal(err)
 	}
