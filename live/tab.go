@@ -264,9 +264,12 @@ func (t *Tab) hydrate(route, query string, local map[string]string) {
 			if f.local == "" {
 				continue
 			}
-			if v, ok := local[f.local]; ok {
-				sv.Field(f.index).SetString(v)
-			}
+			v := local[f.local]
+			sv.Field(f.index).SetString(v)
+			// The page has this value already: note it as settled, so that
+			// it is not echoed back (a token must not travel needlessly).
+			b, _ := json.Marshal(v)
+			t.last[d.name+"."+f.name] = b
 		}
 	}
 	t.hydrated = true

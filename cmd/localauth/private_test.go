@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/coder/websocket"
+)
+
+// LiveClient speaks the live protocol as a page would, without a browser.
+type LiveClient struct {
+	tb   testing.TB
+	conn *websocket.Conn
+	msgs chan []byte
+	seen strings.Builder
+}
+
+func DialLive(tb testing.TB, srv *Server, header http.Header) (*LiveClient, *http.Response, error) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if header == nil {
+		header = http.Header{}
+	}
+	if header.Get("Origin") == "" {
+		header.Set("Origin", srv.URL)
+	}
+	c, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/_live", &websocket.DialOptions{HTTPHeader: header})
+	if err != nil {
+		return nil, res, err
+	}
+	lc := &LiveClient{tb: tb, conn: c, msgs: make(chan []byte, 256)}
+	// One reader for the connection's life: a Read whose context ends
+	// closes a coder/websocket connection, so reads never time out here.
+	go func() {
+		defer close(lc.msgs)
+		for {
+			_, b, err := c.Read(context.Background())
+			if err != nil {
+				return
+			}
+			lc.msgs <- b
+		}
+	}()
+	tb.Cleanup(func() { c.CloseNow() })
+	return lc, res, nil
+}
+
+func (c *LiveClient) Send(v any) {
+	c.tb.Helper()
+	b, _ := json.Marshal(v)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.conn.Write(ctx, websocket.MessageText, b); err != nil {
+		c.tb.Fatalf("sending: %v", err)
+	}
+}
+
+// Collect reads messages for d and returns everything received so far.
+func (c *LiveClient) Collect(d time.Duration) string {
+	timeout := time.After(d)
+	for {
+		select {
+		case b, ok := <-c.msgs:
+			if !ok {
+				return c.seen.String()
+			}
+			c.seen.Write(b)
+			c.seen.WriteByte('\n')
+		case <-timeout:
+			return c.seen.String()
+		}
+	}
+}
+
+// Until reads until a message contains s, or fails after 5s.
+func (c *LiveClient) Until(s string) string {
+	c.tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(c.seen.String(), s) {
+		if time.Now().After(deadline) {
+			c.tb.Fatalf("no message with %q within 5s; got:\n%s", s, c.seen.String())
+		}
+		c.Collect(100 * time.Millisecond)
+	}
+	return c.seen.String()
+}
+
+const privateMarker = "private data for"
+
+// S22: the private data reaches only an authenticated tab: not the pages,
+// not the assets, not the socket of a tab without a live session.
+func TestPrivateDataNeverReachesAnonymousClients(t *testing.T) {
+	srv := StartServer(t)
+	cli := srv.CLI(t)
+	cli.MustRun(alicePW+"\n", "user", "create", "alice", "--password-stdin")
+	e := openEnv(t, srv.DB)
+	res, err := e.svc.Login(context.Background(), "alice", alicePW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := string(res.Token)
+
+	// Pages and assets, fetched without a session.
+	for _, path := range []string{"/", "/protected", "/login", "/register", "/nope", "/_live/live.js", "/static/localauth.css"} {
+		r, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if strings.Contains(string(body), privateMarker) {
+			t.Errorf("GET %s contains the private data", path)
+		}
+	}
+
+	// The socket, with no token, a forged one, and events reaching for it.
+	for name, local := range map[string]map[string]string{
+		"no token":     {},
+		"forged token": {"_auth_token": strings.Repeat("A", 43)},
+		"token hash":   {"_auth_token": res.Session.TokenHash.String()},
+	} {
+		c, _, err := DialLive(t, srv, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Send(map[string]any{"t": "hello", "id": 1, "route": "/protected", "query": "", "local": local})
+		c.Send(map[string]any{"t": "event", "id": 2, "name": "demo.private_data"})
+		c.Send(map[string]any{"t": "event", "id": 3, "name": "auth.login", "fields": map[string]string{"user_id": "1"}})
+		c.Send(map[string]any{"t": "event", "id": 4, "name": "auth._login"})
+		c.Send(map[string]any{"t": "event", "id": 5, "name": "login.redir"})
+		got := c.Collect(700 * time.Millisecond)
+		if strings.Contains(got, privateMarker) {
+			t.Errorf("%s: the socket sent the private data:\n%s", name, got)
+		}
+		if n := strings.Count(got, `"error":"unknown_event"`); n != 3 {
+			t.Errorf("%s: %d unknown_event replies to 3 events naming no public handler:\n%s", name, n, got)
+		}
+		if !strings.Contains(got, `"redirect","to":"/login"`) {
+			t.Errorf("%s: an anonymous tab on /protected was not sent to /login:\n%s", name, got)
+		}
+	}
+
+	// The positive control: the same socket with the real token gets it,
+	// and loses it the moment the session is revoked elsewhere (C20, C22).
+	c, _, err := DialLive(t, srv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Send(map[string]any{"t": "hello", "id": 1, "route": "/protected", "query": "", "local": map[string]string{"_auth_token": token}})
+	c.Until("This is private data for alice.")
+	if strings.Contains(c.seen.String(), token) {
+		t.Fatal("the token came back in page state")
+	}
+	cli.MustRun("", "session", "revoke", "alice")
+	c.Until(`"private_data":""`)
+	c.Until(`"local_remove","key":"_auth_token"`)
+
+	// And a browser that never logged in never shows it.
+	b := NewBrowser(t)
+	tab := b.Tab()
+	tab.Run(chromedp.Navigate(srv.URL + "/protected"))
+	tab.WaitPath("/login")
+	if html := Eval[string](tab, "document.documentElement.outerHTML"); strings.Contains(html, privateMarker) {
+		t.Fatal("the logged-out browser's page holds the private data")
+	}
+	if strings.Contains(srv.Log.String(), token) || strings.Contains(srv.Log.String(), alicePW) {
+		t.Fatal("the server log holds the token or the password")
+	}
+}
+
+// C27: a websocket handshake from another origin is refused with 403 and
+// no upgrade.
+func TestCrossOriginHandshakeRefused(t *testing.T) {
+	srv := StartServer(t)
+	for _, origin := range []string{"http://evil.example", "null", "http://127.0.0.1.evil.example"} {
+		_, res, err := DialLive(t, srv, http.Header{"Origin": {origin}})
+		if err == nil {
+			t.Fatalf("handshake from %s accepted", origin)
+		}
+		if res == nil || res.StatusCode != http.StatusForbidden {
+			t.Fatalf("handshake from %s: got %v, want 403", origin, res)
+		}
+	}
+	if _, _, err := DialLive(t, srv, nil); err != nil {
+		t.Fatalf("same-origin handshake refused: %v", err)
+	}
+	if !strings.Contains(srv.Log.String(), "handshake refused") {
+		t.Error("no log line for the refused handshakes")
+	}
+}
