@@ -91,7 +91,8 @@ func decodeClientMessage(data []byte) (clientMessage, error) {
 }
 
 func checkRoute(route, query string) error {
-	if !strings.HasPrefix(route, "/") || len(route) > maxRouteBytes || len(query) > maxRouteBytes {
+	if !strings.HasPrefix(route, "/") || strings.HasPrefix(route, "//") || len(route) > maxRouteBytes || len(query) > maxRouteBytes ||
+		strings.ContainsFunc(route+query, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
 		return fmt.Errorf("%w: bad route", errBadMessage)
 	}
 	if query != "" && !strings.HasPrefix(query, "?") {

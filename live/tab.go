@@ -28,6 +28,7 @@ type Tab struct {
 	last     map[string][]byte
 	computed map[string]any
 	invalid  map[string]bool
+	stored   map[string]string // LocalStorage as the page holds it
 	actions  []Action
 
 	send    func(serverMessage) bool
@@ -50,6 +51,7 @@ func newTab(a *App, ctx context.Context, clientIP string) *Tab {
 		last:     make(map[string][]byte),
 		computed: make(map[string]any),
 		invalid:  make(map[string]bool),
+		stored:   make(map[string]string),
 		pushes:   make(chan func(*Tab), 16),
 		Values:   make(map[string]any),
 	}
@@ -218,10 +220,13 @@ func (t *Tab) sync(id int64, done bool) bool {
 		if isField && f.local != "" {
 			var s string
 			json.Unmarshal(b, &s)
-			if s == "" {
-				msg.Actions = append(msg.Actions, Action{Do: "local_remove", Key: f.local})
-			} else {
-				msg.Actions = append(msg.Actions, Action{Do: "local_set", Key: f.local, Value: s})
+			if old, ok := t.stored[f.local]; !ok || old != s {
+				t.stored[f.local] = s
+				if s == "" {
+					msg.Actions = append(msg.Actions, Action{Do: "local_remove", Key: f.local})
+				} else {
+					msg.Actions = append(msg.Actions, Action{Do: "local_set", Key: f.local, Value: s})
+				}
 			}
 		}
 		if isField && !f.synced {
@@ -266,10 +271,9 @@ func (t *Tab) hydrate(route, query string, local map[string]string) {
 			}
 			v := local[f.local]
 			sv.Field(f.index).SetString(v)
-			// The page has this value already: note it as settled, so that
-			// it is not echoed back (a token must not travel needlessly).
-			b, _ := json.Marshal(v)
-			t.last[d.name+"."+f.name] = b
+			// LocalStorage has this value already: it is not written
+			// back (a token must not travel needlessly).
+			t.stored[f.local] = v
 		}
 	}
 	t.hydrated = true

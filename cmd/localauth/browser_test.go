@@ -48,7 +48,7 @@ func TestBrowserJourney(t *testing.T) {
 	tab.Screenshot("protected")
 
 	// A reload stays logged in, and is never bounced to /login (S18).
-	tab.Run(chromedp.Reload())
+	tab.Run(chromedp.Navigate(srv.URL + "/protected"))
 	tab.Run(chromedp.Evaluate(`window.__paths = []; (function watch(){ window.__paths.push(location.pathname); setTimeout(watch, 5); })()`, nil))
 	tab.Hydrated()
 	tab.WaitText("#protected-title", "Protected Page for Alice")

@@ -261,7 +261,9 @@ func (t *Tab) Value(id string) string {
 }
 
 // Focused returns the id of the focused element.
-func (t *Tab) Focused() string { return Eval[string](t, "document.activeElement ? document.activeElement.id : ''") }
+func (t *Tab) Focused() string {
+	return Eval[string](t, "document.activeElement ? document.activeElement.id : ''")
+}
 
 // Screenshot saves a full-page PNG under testoutput/screenshots.
 func (t *Tab) Screenshot(name string) {
