@@ -35,16 +35,12 @@ const (
 // LocalStorageKey is where the page keeps the session token.
 const LocalStorageKey = "_auth_token"
 
-// Messages shown by the canned pages, as in the seed.
+// Messages of the registration page's own checks, as in the seed. Errors
+// of the service are worded by localauth.Public.
 const (
-	MsgLoginFailed      = "There was a problem logging in, please try again."
-	MsgAccountDisabled  = "This account is disabled."
 	MsgUsernameEmpty    = "Username cannot be empty"
 	MsgPasswordEmpty    = "Password cannot be empty"
 	MsgPasswordMismatch = "Passwords do not match"
-	MsgUnavailable      = "The service is unavailable right now. Please try again in a moment."
-	MsgBusy             = "The server is busy. Please try again in a moment."
-	MsgSuccess          = "Registration successful!"
 )
 
 // Options tunes Mount.
@@ -299,10 +295,10 @@ func (a *Auth) onSubmit(ctx context.Context, t *live.Tab, ev live.Event) error {
 	ls.ErrorMessage = ""
 	res, err := a.svc.Login(a.withIP(ctx, t), ev.Fields["username"], ev.Fields["password"])
 	if err != nil {
-		ls.ErrorMessage = loginMessage(err)
+		_, ls.ErrorMessage, _ = localauth.Public(err)
 		t.SetValue("password", "")
 		t.Focus("password")
-		if msg := ls.ErrorMessage; msg == MsgUnavailable {
+		if errors.Is(err, localauth.ErrUnavailable) {
 			a.log.Warn("liveauth: login failed", "err", err)
 		}
 		return nil
@@ -311,37 +307,6 @@ func (a *Auth) onSubmit(ctx context.Context, t *live.Tab, ev live.Event) error {
 	// Settle now, so that redir sees the new authenticated user.
 	t.Flush()
 	return a.redir(ctx, t, ev)
-}
-
-// loginMessage maps a Login error to the page's message: the only place
-// that does. Unknown user and wrong password share one message.
-func loginMessage(err error) string {
-	var rl *localauth.RateLimitError
-	switch {
-	case errors.Is(err, localauth.ErrInvalidCredentials):
-		return MsgLoginFailed
-	case errors.Is(err, localauth.ErrAccountDisabled):
-		return MsgAccountDisabled
-	case errors.As(err, &rl):
-		return fmt.Sprintf("Too many attempts. Please wait %s and try again.", waitText(rl.RetryAfter))
-	case errors.Is(err, localauth.ErrBusy):
-		return MsgBusy
-	default:
-		return MsgUnavailable
-	}
-}
-
-// waitText says a wait in whole seconds or minutes.
-func waitText(d time.Duration) string {
-	s := int((d + time.Second - 1) / time.Second)
-	switch {
-	case s <= 1:
-		return "1 second"
-	case s < 120:
-		return fmt.Sprintf("%d seconds", s)
-	default:
-		return fmt.Sprintf("%d minutes", (s+59)/60)
-	}
 }
 
 // redir is login.redir. Called from any page but /login with no
@@ -427,25 +392,22 @@ func (a *Auth) handleRegistration(ctx context.Context, t *live.Tab, ev live.Even
 // focus to the field to correct.
 func (a *Auth) registrationRefused(t *live.Tab, rs *RegistrationState, username string, err error) {
 	var pe *localauth.PolicyError
-	var rl *localauth.RateLimitError
 	switch {
 	case errors.Is(err, localauth.ErrUserExists):
+		// The seed's message names the username: it is shown as text,
+		// never as markup.
 		rs.ErrorMessage = fmt.Sprintf("Username %s is already registered. Try a different name", username)
 		t.SetValue("username", "")
 		t.Focus("username")
+		return
 	case errors.As(err, &pe):
-		rs.ErrorMessage = pe.Message
 		if pe.Field == localauth.FieldPassword {
 			t.SetValue("password", "")
 			t.SetValue("confirm_password", "")
 		}
 		t.Focus(pe.Field)
-	case errors.As(err, &rl):
-		rs.ErrorMessage = fmt.Sprintf("Too many attempts. Please wait %s and try again.", waitText(rl.RetryAfter))
-	case errors.Is(err, localauth.ErrBusy):
-		rs.ErrorMessage = MsgBusy
-	default:
+	case errors.Is(err, localauth.ErrUnavailable):
 		a.log.Warn("liveauth: registration failed", "err", err)
-		rs.ErrorMessage = MsgUnavailable
 	}
+	_, rs.ErrorMessage, _ = localauth.Public(err)
 }

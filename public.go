@@ -1,0 +1,83 @@
+package localauth
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Stable error codes, as Public returns them. Transports send them to
+// programs (the JSON API's "error" field) and map them to their own status
+// codes; they never change meaning.
+const (
+	CodeInvalidCredentials = "invalid_credentials"
+	CodeAccountDisabled    = "account_disabled"
+	CodeUserExists         = "user_exists"
+	CodeInvalidUsername    = "invalid_username"
+	CodeWeakPassword       = "weak_password"
+	CodeRateLimited        = "rate_limited"
+	CodeBusy               = "busy"
+	CodeUnavailable        = "unavailable"
+	CodeUnauthenticated    = "unauthenticated"
+	CodeUserNotFound       = "user_not_found"
+	CodeInternal           = "internal"
+)
+
+// Messages shown to people, the same on every pathway (live pages, JSON
+// API): unknown user and wrong password share one.
+const (
+	MsgInvalidCredentials = "There was a problem logging in, please try again."
+	MsgAccountDisabled    = "This account is disabled."
+	MsgUnavailable        = "The service is unavailable right now. Please try again in a moment."
+	MsgBusy               = "The server is busy. Please try again in a moment."
+	MsgUnauthenticated    = "You are not logged in, or your session has ended."
+	MsgInternal           = "Something went wrong. Please try again."
+)
+
+// Public describes an error returned by a Service method in the terms a
+// transport shows: a stable code, a message safe for anyone to read (it
+// never carries internal detail), and for a *RateLimitError how long to
+// wait. It is the one place where errors become words.
+func Public(err error) (code, message string, retryAfter time.Duration) {
+	var pe *PolicyError
+	var rl *RateLimitError
+	switch {
+	case err == nil:
+		return "", "", 0
+	case errors.Is(err, ErrInvalidCredentials):
+		return CodeInvalidCredentials, MsgInvalidCredentials, 0
+	case errors.Is(err, ErrAccountDisabled):
+		return CodeAccountDisabled, MsgAccountDisabled, 0
+	case errors.As(err, &rl):
+		return CodeRateLimited, fmt.Sprintf("Too many attempts. Please wait %s and try again.", waitText(rl.RetryAfter)), roundUpSeconds(rl.RetryAfter)
+	case errors.As(err, &pe) && errors.Is(pe.Kind, ErrInvalidUsername):
+		return CodeInvalidUsername, pe.Message, 0
+	case errors.As(err, &pe):
+		return CodeWeakPassword, pe.Message, 0
+	case errors.Is(err, ErrUserExists):
+		return CodeUserExists, "This username is already registered. Try a different name.", 0
+	case errors.Is(err, ErrBusy):
+		return CodeBusy, MsgBusy, time.Second
+	case errors.Is(err, ErrUnavailable):
+		return CodeUnavailable, MsgUnavailable, 0
+	case errors.Is(err, ErrInvalidSession):
+		return CodeUnauthenticated, MsgUnauthenticated, 0
+	case errors.Is(err, ErrUserNotFound):
+		return CodeUserNotFound, "No such user.", 0
+	default:
+		return CodeInternal, MsgInternal, 0
+	}
+}
+
+// waitText says a wait in whole seconds or minutes.
+func waitText(d time.Duration) string {
+	s := int(roundUpSeconds(d) / time.Second)
+	switch {
+	case s <= 1:
+		return "1 second"
+	case s < 120:
+		return fmt.Sprintf("%d seconds", s)
+	default:
+		return fmt.Sprintf("%d minutes", (s+59)/60)
+	}
+}
