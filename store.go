@@ -63,8 +63,16 @@ type Store interface {
 	Sessions(ctx context.Context, userID int64) ([]Session, error)
 	// DeleteExpiredSessions deletes sessions that expired at or before now,
 	// and, when idleBefore is not zero, those last seen before it. It
-	// returns how many it deleted.
+	// returns how many sessions it deleted. It also deletes expired
+	// handoffs.
 	DeleteExpiredSessions(ctx context.Context, now, idleBefore time.Time) (int, error)
+
+	// CreateHandoff stores a one-time code (see Service.IssueHandoff).
+	CreateHandoff(ctx context.Context, h Handoff) error
+	// TakeHandoff deletes and returns the handoff with the given code hash,
+	// if it has not expired by now; else ErrInvalidSession. Two concurrent
+	// calls for one code never both succeed.
+	TakeHandoff(ctx context.Context, codeHash TokenHash, now time.Time) (Handoff, error)
 }
 
 // Revocation tells that sessions ended: one session when All is false, every

@@ -72,10 +72,6 @@ type Config struct {
 	// the host of r.RemoteAddr.
 	ClientIP func(r *http.Request) string
 
-	// OnConnect, when set, runs at the websocket handshake, before the
-	// tab hydrates, with the handshake request (to read a cookie, say).
-	OnConnect func(r *http.Request, t *Tab)
-
 	// Logger receives one line per refused handshake, malformed message and
 	// failed handler. Default slog.Default().
 	Logger *slog.Logger
@@ -95,7 +91,8 @@ type App struct {
 	assets   map[string]asset
 	locals   []string
 
-	onClose []func(*Tab)
+	onClose   []func(*Tab)
+	onConnect []func(*http.Request, *Tab)
 
 	mu      sync.Mutex
 	tabs    map[*Tab]struct{}
@@ -273,6 +270,10 @@ func (a *App) Page(route, title string, body template.HTML) {
 	}
 	a.pages[route] = page{title: title, body: body}
 }
+
+// OnConnect registers fn to run at the websocket handshake, before the tab
+// hydrates, with the handshake request (to read a cookie, say).
+func (a *App) OnConnect(fn func(r *http.Request, t *Tab)) { a.onConnect = append(a.onConnect, fn) }
 
 // OnClose registers fn to run when a tab disconnects, on the tab's
 // connection goroutine.

@@ -29,6 +29,8 @@
   // link whose event runs first): mounts then would act on a page that is
   // going away.
   let leaving = false;
+  // chain runs the actions of successive updates one after another.
+  let chain = Promise.resolve();
 
   const localKeys = (() => {
     try {
@@ -119,12 +121,15 @@
       const actions = msg.actions || [];
       if (actions.some((a) => a.do === "redirect")) leaving = true;
       refresh();
-      for (const a of actions) act(a);
-      if (msg.done && pending.has(msg.id)) {
-        const done = pending.get(msg.id);
-        pending.delete(msg.id);
-        done(true);
-      }
+      // Actions run in order; a post finishes before the next action.
+      chain = chain.then(async () => {
+        for (const a of actions) await act(a);
+        if (msg.done && pending.has(msg.id)) {
+          const done = pending.get(msg.id);
+          pending.delete(msg.id);
+          done(true);
+        }
+      });
     } else if (msg.t === "error") {
       if (msg.id && pending.has(msg.id)) {
         const done = pending.get(msg.id);
@@ -137,10 +142,23 @@
 
   // --- actions -------------------------------------------------------------
 
-  function act(a) {
+  async function act(a) {
     switch (a.do) {
       case "redirect":
-        navigate(a.to, true);
+        await navigate(a.to, true);
+        break;
+      case "post":
+        if (!isLocalPath(a.to)) break;
+        try {
+          await fetch(a.to, {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: a.value || "{}",
+            credentials: "same-origin",
+          });
+        } catch (e) {
+          if (window.console) console.warn("live: post failed", e);
+        }
         break;
       case "set_value": {
         const el = document.getElementById(a.id);

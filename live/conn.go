@@ -76,8 +76,8 @@ func (a *App) serveSocket(w http.ResponseWriter, r *http.Request) {
 			return false
 		}
 	}
-	if a.cfg.OnConnect != nil {
-		a.cfg.OnConnect(r, t)
+	for _, fn := range a.onConnect {
+		fn(r, t)
 	}
 	if !a.register(t) {
 		c.Close(websocket.StatusGoingAway, "server shutting down")

@@ -117,6 +117,13 @@ func (t *Tab) SetValue(id, value string) {
 	t.actions = append(t.actions, Action{Do: "set_value", ID: id, Value: value})
 }
 
+// Post makes the page POST body (JSON) to a local path of the site, with its
+// cookies, and wait for the answer before it runs the next action. It lets a
+// handler have the browser set an HttpOnly cookie that scripts never see.
+func (t *Tab) Post(path, body string) {
+	t.actions = append(t.actions, Action{Do: "post", To: path, Value: body})
+}
+
 // Focus moves the focus to the element with the given id.
 func (t *Tab) Focus(id string) { t.actions = append(t.actions, Action{Do: "focus", ID: id}) }
 

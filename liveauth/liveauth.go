@@ -15,9 +15,11 @@ package liveauth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -55,13 +57,45 @@ type Options struct {
 
 	// Logger receives internal errors. Default slog.Default().
 	Logger *slog.Logger
+
+	// TokenStorage is where the browser keeps the session token:
+	// TokenLocalStorage (the default, the seed's design) or TokenCookie.
+	TokenStorage string
+
+	// For TokenCookie: TokenFromRequest reads the session token from the
+	// websocket handshake (the HttpOnly cookie), SessionEndpoint exchanges
+	// a one-time code for the cookie (default "/api/auth/session"), and
+	// LogoutEndpoint clears it (default "/api/auth/logout"). The web
+	// package provides all three.
+	TokenFromRequest func(r *http.Request) localauth.Token
+	SessionEndpoint  string
+	LogoutEndpoint   string
 }
 
-// AuthState is the shared auth state, substate "auth". The token is a
-// server-side variable mirrored in LocalStorage: it is never part of the
-// state sent to the page.
+// Where the browser keeps the token.
+const (
+	// TokenLocalStorage keeps the token in LocalStorage under
+	// LocalStorageKey, as the seed does: simple, and readable by any script
+	// on the page.
+	TokenLocalStorage = "localstorage"
+	// TokenCookie keeps it in an HttpOnly cookie that no script can read:
+	// a live login hands the page a one-time code, which the page trades
+	// for the cookie with a POST; the websocket handshake then carries the
+	// cookie.
+	TokenCookie = "cookie"
+)
+
+// AuthState is the shared auth state, substate "auth", with the token in
+// LocalStorage. The token is a server-side variable mirrored in
+// LocalStorage: it is never part of the state sent to the page.
 type AuthState struct {
 	AuthToken string `live:"auth_token,server,local=_auth_token"`
+}
+
+// CookieAuthState is substate "auth" with the token in an HttpOnly cookie:
+// the token lives on the server only and never travels to the page.
+type CookieAuthState struct {
+	AuthToken string `live:"auth_token,server"`
 }
 
 // LoginState is substate "login".
@@ -89,10 +123,12 @@ var anonymous = PublicUser{ID: -1}
 
 // Auth is the mounted auth states of one app.
 type Auth struct {
-	app   *live.App
-	svc   *localauth.Service
-	delay time.Duration
-	log   *slog.Logger
+	app    *live.App
+	svc    *localauth.Service
+	delay  time.Duration
+	log    *slog.Logger
+	cookie bool
+	opts   Options
 
 	mu     sync.Mutex
 	byHash map[localauth.TokenHash]map[*live.Tab]struct{}
@@ -124,12 +160,32 @@ func Mount(app *live.App, svc *localauth.Service, opts Options) *Auth {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.SessionEndpoint == "" {
+		opts.SessionEndpoint = "/api/auth/session"
+	}
+	if opts.LogoutEndpoint == "" {
+		opts.LogoutEndpoint = "/api/auth/logout"
+	}
 	a := &Auth{
 		app: app, svc: svc, delay: opts.RegistrationDelay, log: opts.Logger,
+		cookie: opts.TokenStorage == TokenCookie, opts: opts,
 		byHash: make(map[localauth.TokenHash]map[*live.Tab]struct{}),
 		byUser: make(map[int64]map[*live.Tab]struct{}),
 	}
-	app.State("auth", func() any { return &AuthState{} })
+	switch opts.TokenStorage {
+	case "", TokenLocalStorage:
+		app.State("auth", func() any { return &AuthState{} })
+	case TokenCookie:
+		if opts.TokenFromRequest == nil {
+			panic("liveauth: TokenCookie needs Options.TokenFromRequest")
+		}
+		app.State("auth", func() any { return &CookieAuthState{} })
+		app.OnConnect(func(r *http.Request, t *live.Tab) {
+			*a.token(t) = string(opts.TokenFromRequest(r))
+		})
+	default:
+		panic(fmt.Sprintf("liveauth: unknown TokenStorage %q", opts.TokenStorage))
+	}
 	app.State("login", func() any { return &LoginState{} })
 	app.State("register", func() any { return &RegistrationState{} })
 	app.Computed("auth.authenticated_user", []string{"auth.auth_token"}, a.authenticatedUser)
@@ -161,11 +217,11 @@ func User(t *live.Tab) (PublicUser, bool) {
 // live session the tab's token names, else the anonymous user. It also files
 // the tab under its session, so that a revocation finds it.
 func (a *Auth) authenticatedUser(ctx context.Context, t *live.Tab) any {
-	st := live.Get[AuthState](t, "auth")
+	token := a.token(t)
 	u := anonymous
 	var id identity
-	if st.AuthToken != "" {
-		tok := localauth.Token(st.AuthToken)
+	if *token != "" {
+		tok := localauth.Token(*token)
 		user, err := a.svc.Authenticate(ctx, tok)
 		switch {
 		case err == nil:
@@ -174,7 +230,7 @@ func (a *Auth) authenticatedUser(ctx context.Context, t *live.Tab) any {
 		case errors.Is(err, localauth.ErrInvalidSession):
 			// A token that names no session is forgotten, in the tab
 			// and in LocalStorage.
-			st.AuthToken = ""
+			*token = ""
 		default:
 			// The store failed: the tab is anonymous until it answers
 			// again (fail closed), and keeps its token to retry.
@@ -264,23 +320,46 @@ func (a *Auth) Tabs() int {
 	return n
 }
 
-// login is the seed's private handler: it starts the tab's session from a
-// successful Login. It is not registered with the app, so no page can call
-// it.
-func (a *Auth) login(t *live.Tab, res localauth.LoginResult) {
-	live.Get[AuthState](t, "auth").AuthToken = string(res.Token)
+// token returns the tab's token variable, wherever the mode keeps it.
+func (a *Auth) token(t *live.Tab) *string {
+	if a.cookie {
+		return &live.Get[CookieAuthState](t, "auth").AuthToken
+	}
+	return &live.Get[AuthState](t, "auth").AuthToken
 }
 
-// doLogout is auth.do_logout: it ends the session behind the tab's token.
+// login is the seed's private handler: it starts the tab's session from a
+// successful Login. It is not registered with the app, so no page can call
+// it. In cookie mode the page gets a one-time code for the cookie, never
+// the token.
+func (a *Auth) login(ctx context.Context, t *live.Tab, res localauth.LoginResult) error {
+	*a.token(t) = string(res.Token)
+	if !a.cookie {
+		return nil
+	}
+	code, err := a.svc.IssueHandoff(ctx, res.Token)
+	if err != nil {
+		return err
+	}
+	body, _ := json.Marshal(map[string]string{"code": code})
+	t.Post(a.opts.SessionEndpoint, string(body))
+	return nil
+}
+
+// doLogout is auth.do_logout: it ends the session behind the tab's token
+// (and in cookie mode has the page clear the cookie).
 func (a *Auth) doLogout(ctx context.Context, t *live.Tab, _ live.Event) error {
-	st := live.Get[AuthState](t, "auth")
-	if st.AuthToken != "" {
-		err := a.svc.Logout(a.withIP(ctx, t), localauth.Token(st.AuthToken))
+	token := a.token(t)
+	if *token != "" {
+		err := a.svc.Logout(a.withIP(ctx, t), localauth.Token(*token))
 		if err != nil && !errors.Is(err, localauth.ErrInvalidSession) {
 			return err
 		}
 	}
-	st.AuthToken = ""
+	*token = ""
+	if a.cookie {
+		t.Post(a.opts.LogoutEndpoint, "{}")
+	}
 	return nil
 }
 
@@ -303,7 +382,10 @@ func (a *Auth) onSubmit(ctx context.Context, t *live.Tab, ev live.Event) error {
 		}
 		return nil
 	}
-	a.login(t, res)
+	if err := a.login(ctx, t, res); err != nil {
+		_, ls.ErrorMessage, _ = localauth.Public(err)
+		return nil
+	}
 	// Settle now, so that redir sees the new authenticated user.
 	t.Flush()
 	return a.redir(ctx, t, ev)
@@ -321,6 +403,12 @@ func (a *Auth) redir(ctx context.Context, t *live.Tab, _ live.Event) error {
 	ls := live.Get[LoginState](t, "login")
 	_, authed := User(t)
 	switch page := t.Route(); {
+	case page == LoginRoute && !authed:
+		// A server guard sends browsers here with ?next=; keep it in the
+		// tab, which outlives a detour to /register.
+		if next := t.Query().Get("next"); next != "" {
+			ls.RedirectTo = returnto.Safe(next)
+		}
 	case page != LoginRoute && !authed:
 		ls.RedirectTo = returnto.Safe(page + t.RawQuery())
 		t.Redirect(LoginRoute)

@@ -110,11 +110,16 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now, idleBefore time.
 	if !idleBefore.IsZero() {
 		idle = ms(idleBefore)
 	}
-	res, err := s.write.ExecContext(ctx,
-		`DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at < ?`, ms(now), idle)
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at < ?`, ms(now), idle)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		_, err = tx.ExecContext(ctx, `DELETE FROM handoffs WHERE expires_at <= ?`, ms(now))
+		return err
+	})
 	return int(n), err
 }

@@ -12,9 +12,34 @@ const (
 	alicePW = "correct horse battery staple"
 )
 
+// modes are the token storages the browser tests run under.
+var modes = []string{"localstorage", "cookie"}
+
+// inModes runs a browser test once per token storage, each on its own
+// server.
+func inModes(t *testing.T, fn func(t *testing.T, mode string, srv *Server)) {
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			fn(t, mode, StartServer(t, "--token-storage", mode))
+		})
+	}
+}
+
+// shot names a screenshot after the mode; the localstorage ones are the
+// README's.
+func shot(mode, name string) string {
+	if mode == "localstorage" {
+		return name
+	}
+	return mode + "-" + name
+}
+
 // S11, S15–S21, S4: the seed's whole journey in a real browser.
 func TestBrowserJourney(t *testing.T) {
-	srv := StartServer(t)
+	inModes(t, journey)
+}
+
+func journey(t *testing.T, mode string, srv *Server) {
 	b := NewBrowser(t)
 	tab := b.Tab()
 
@@ -23,17 +48,17 @@ func TestBrowserJourney(t *testing.T) {
 	tab.WaitPath("/login")
 	tab.Hydrated()
 	tab.WaitText("h1", "Log in")
-	tab.Screenshot("login")
+	tab.Screenshot(shot(mode, "login"))
 
 	// Register, from the link on the login page.
 	tab.Click(`a[href="/register"]`)
 	tab.WaitPath("/register")
 	tab.WaitText("h1", "Create an account")
-	tab.Screenshot("register")
+	tab.Screenshot(shot(mode, "register"))
 	tab.Fill("username", "Alice", "password", alicePW, "confirm_password", alicePW)
 	tab.Submit("confirm_password")
 	tab.WaitText(".callout.success", "Registration successful!")
-	tab.Screenshot("register-success")
+	tab.Screenshot(shot(mode, "register-success"))
 	tab.WaitPath("/login")
 
 	// Log in: back on the protected page that asked for it.
@@ -42,10 +67,23 @@ func TestBrowserJourney(t *testing.T) {
 	tab.WaitPath("/protected")
 	tab.WaitText("#protected-title", "Protected Page for Alice")
 	tab.WaitText("#private-data", "This is private data for Alice.")
-	if tok := Eval[string](tab, `localStorage.getItem("_auth_token") || ""`); len(tok) != 43 {
-		t.Fatalf("LocalStorage _auth_token has %d characters, want a 43-character token", len(tok))
+	tok := Eval[string](tab, `localStorage.getItem("_auth_token") || ""`)
+	switch mode {
+	case "localstorage":
+		if len(tok) != 43 {
+			t.Fatalf("LocalStorage _auth_token has %d characters, want a 43-character token", len(tok))
+		}
+	case "cookie":
+		// C24: the token is in an HttpOnly cookie, out of every script's
+		// reach.
+		if tok != "" || len(Eval[string](tab, "JSON.stringify(localStorage)")) > 2 {
+			t.Fatal("cookie mode left something in LocalStorage")
+		}
+		if c := Eval[string](tab, "document.cookie"); strings.Contains(c, "localauth_session") {
+			t.Fatalf("the session cookie is readable by scripts: %q", c)
+		}
 	}
-	tab.Screenshot("protected")
+	tab.Screenshot(shot(mode, "protected"))
 
 	// A reload stays logged in, and is never bounced to /login (S18).
 	tab.Run(chromedp.Navigate(srv.URL + "/protected"))
@@ -66,7 +104,7 @@ func TestBrowserJourney(t *testing.T) {
 	tab.Click("#home")
 	tab.WaitPath("/")
 	tab.WaitText("h1", "Welcome to my homepage!")
-	tab.Screenshot("index")
+	tab.Screenshot(shot(mode, "index"))
 	tab.Click("#protected-link")
 	tab.WaitPath("/protected")
 	tab.WaitText("#protected-title", "Protected Page for Alice")
@@ -75,6 +113,15 @@ func TestBrowserJourney(t *testing.T) {
 	tab.Click("#logout")
 	tab.WaitPath("/")
 	tab.WaitJS(`localStorage.getItem("_auth_token") === null`, "token removed from LocalStorage")
+	if mode == "cookie" {
+		// The cookie is gone too: a fresh load of /protected is refused
+		// by the server itself.
+		tab.Run(chromedp.Navigate(srv.URL + "/protected"))
+		tab.WaitPath("/login")
+		if q := Eval[string](tab, "location.search"); q != "?next=%2Fprotected" {
+			t.Fatalf("guard sent the browser to /login%s, want ?next=%%2Fprotected", q)
+		}
+	}
 	tab2.WaitPath("/login")
 	if txt := Eval[string](tab2, "document.body.innerText"); strings.Contains(txt, "private data") {
 		t.Fatalf("the other tab still shows private data after logout: %q", txt)
@@ -86,7 +133,10 @@ func TestBrowserJourney(t *testing.T) {
 // S13, S14, C10: one message for unknown user and wrong password, password
 // field cleared; a disabled account is told so only with its password.
 func TestBrowserLoginFailures(t *testing.T) {
-	srv := StartServer(t)
+	inModes(t, loginFailures)
+}
+
+func loginFailures(t *testing.T, mode string, srv *Server) {
 	srv.CLI(t).MustRun(alicePW+"\n", "user", "create", "bob", "--password-stdin")
 	b := NewBrowser(t)
 	tab := b.Tab()
@@ -104,7 +154,7 @@ func TestBrowserLoginFailures(t *testing.T) {
 		}
 		tab.Run(chromedp.Evaluate(`document.querySelector(".callout.error").textContent = ""`, nil))
 	}
-	tab.Screenshot("login-failed")
+	tab.Screenshot(shot(mode, "login-failed"))
 	srv.CLI(t).MustRun("", "user", "disable", "bob")
 	tab.Fill("username", "bob", "password", "wrong password")
 	tab.Submit("password")
@@ -119,7 +169,10 @@ func TestBrowserLoginFailures(t *testing.T) {
 
 // S10: every validation message, with the focus on the field to correct.
 func TestBrowserRegistrationValidation(t *testing.T) {
-	srv := StartServer(t)
+	inModes(t, registrationValidation)
+}
+
+func registrationValidation(t *testing.T, mode string, srv *Server) {
 	srv.CLI(t).MustRun(alicePW+"\n", "user", "create", "carol", "--password-stdin")
 	b := NewBrowser(t)
 	tab := b.Tab()
@@ -157,7 +210,7 @@ func TestBrowserRegistrationValidation(t *testing.T) {
 		})
 	}
 	tab.tb = t
-	tab.Screenshot("register-error")
+	tab.Screenshot(shot(mode, "register-error"))
 	if out := srv.CLI(t).MustRun("", "user", "list"); strings.Contains(out, "dave") {
 		t.Fatalf("a refused registration created a user:\n%s", out)
 	}

@@ -44,7 +44,7 @@ type commandInfo struct {
 
 // commands maps each verb, as typed, to its command.
 var commands = map[string]commandInfo{
-	"serve":             {"serve [--addr ADDR] [--db DB] [--tls-cert FILE --tls-key FILE]", "run the demo app", func(m *Main) command { return &serveCmd{m: m} }},
+	"serve":             {"serve [--addr ADDR] [--db DB] [--tls-cert FILE --tls-key FILE] [--token-storage localstorage|cookie] [--trusted-proxies CIDRS]", "run the demo app", func(m *Main) command { return &serveCmd{m: m} }},
 	"user create":       {"user create NAME [--password-stdin]", "create a user; without --password-stdin a random password is printed once", func(m *Main) command { return &userCreateCmd{m: m} }},
 	"user list":         {"user list [--json]", "list users", func(m *Main) command { return &userListCmd{m: m} }},
 	"user disable":      {"user disable NAME", "disable a user and end its sessions", func(m *Main) command { return &userStateCmd{m: m, verb: "disable"} }},

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,11 +32,20 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	addr := fs.String("addr", c.m.envOr("LOCALAUTH_ADDR", "localhost:8000"), "address to listen on")
 	certFile := fs.String("tls-cert", c.m.Getenv("LOCALAUTH_TLS_CERT"), "TLS certificate file (PEM)")
 	keyFile := fs.String("tls-key", c.m.Getenv("LOCALAUTH_TLS_KEY"), "TLS key file (PEM)")
+	storage := fs.String("token-storage", c.m.envOr("LOCALAUTH_TOKEN_STORAGE", liveauth.TokenLocalStorage), "where browsers keep the session token: localstorage or cookie")
+	proxies := fs.String("trusted-proxies", c.m.Getenv("LOCALAUTH_TRUSTED_PROXIES"), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
 	if (*certFile == "") != (*keyFile == "") {
 		return usagef("serve: --tls-cert and --tls-key go together")
+	}
+	if *storage != liveauth.TokenLocalStorage && *storage != liveauth.TokenCookie {
+		return usagef("serve: --token-storage must be localstorage or cookie, not %q", *storage)
+	}
+	trusted, err := parsePrefixes(*proxies)
+	if err != nil {
+		return usagef("serve: --trusted-proxies: %v", err)
 	}
 	useTLS := *certFile != ""
 	var tlsConfig *tls.Config
@@ -63,8 +74,25 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	}
 	defer svc.Close()
 
-	app, _ := demo.New(svc, live.Config{Logger: log}, liveauth.Options{Logger: log})
-	handler := web.SecurityHeaders(app)
+	wa, err := web.New(web.Config{Service: svc, TrustedProxies: trusted, Logger: log})
+	if err != nil {
+		return err
+	}
+	app, _ := demo.New(svc, live.Config{Logger: log, ClientIP: wa.ClientIP}, liveauth.Options{
+		Logger:           log,
+		TokenStorage:     *storage,
+		TokenFromRequest: wa.Token,
+	})
+	mux := http.NewServeMux()
+	mux.Handle(web.APIPrefix, wa.API())
+	if *storage == liveauth.TokenCookie {
+		// With the token in a cookie the server can guard pages itself,
+		// before any of them is sent.
+		mux.Handle("/protected", wa.RequireLogin(app))
+		mux.Handle(liveauth.LoginRoute, wa.RedirectIfAuthenticated(app))
+	}
+	mux.Handle("/", app)
+	handler := web.SecurityHeaders(mux)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -85,7 +113,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		scheme = "https"
 	}
 	url := scheme + "://" + displayAddr(ln.Addr(), *addr)
-	fmt.Fprintf(c.m.Stdout, "localauth: serving the demo on %s (database %s)\n", url, *db)
+	fmt.Fprintf(c.m.Stdout, "localauth: serving the demo on %s (database %s, tokens in %s)\n", url, *db, *storage)
 	if !useTLS && !loopback(*addr) {
 		fmt.Fprintln(c.m.Stderr, "WARNING: listening on a non-loopback address without TLS. Passwords and session\n"+
 			"WARNING: tokens would cross the network in the clear. Use --tls-cert and --tls-key,\n"+
@@ -147,4 +175,30 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// parsePrefixes parses comma-separated CIDRs (a bare address is a /32 or
+// /128).
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

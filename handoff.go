@@ -1,0 +1,101 @@
+package localauth
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// HandoffLifetime is how long a handoff code can be redeemed.
+const HandoffLifetime = time.Minute
+
+// Handoff is a one-time code for a session token, as a store keeps it: the
+// code's SHA-256 and the token sealed with a key derived from the code. A
+// copy of the store holds neither the code nor a usable token.
+type Handoff struct {
+	CodeHash  TokenHash
+	Sealed    []byte
+	ExpiresAt time.Time
+}
+
+// IssueHandoff returns a one-time code, redeemable once within
+// HandoffLifetime, that stands for token. A live page in cookie mode gets the
+// code instead of the token and exchanges it over HTTPS for an HttpOnly
+// cookie, so the token never reaches JavaScript. The code is kept in the
+// store, so any instance can redeem it.
+func (s *Service) IssueHandoff(ctx context.Context, token Token) (string, error) {
+	code, err := newToken(s.rand)
+	if err != nil {
+		return "", err
+	}
+	aead, err := handoffCipher(code)
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := io.ReadFull(s.rand, nonce); err != nil {
+		return "", fmt.Errorf("localauth: reading randomness: %w", err)
+	}
+	h := Handoff{
+		CodeHash:  HashToken(code),
+		Sealed:    aead.Seal(nonce, nonce, []byte(token), nil),
+		ExpiresAt: s.now().Add(HandoffLifetime).UTC().Truncate(time.Millisecond),
+	}
+	if err := s.store.CreateHandoff(ctx, h); err != nil {
+		return "", s.unavailable(ctx, "issue handoff", err)
+	}
+	return string(code), nil
+}
+
+// RedeemHandoff takes a code from IssueHandoff, once, and returns the token
+// it stands for with its session. Errors: ErrInvalidSession for a code that
+// is unknown, used, expired, or whose session ended; ErrUnavailable.
+func (s *Service) RedeemHandoff(ctx context.Context, code string) (Token, Session, error) {
+	c := Token(code)
+	if !c.wellFormed() {
+		return "", Session{}, ErrInvalidSession
+	}
+	h, err := s.store.TakeHandoff(ctx, HashToken(c), s.now())
+	if err != nil {
+		if errors.Is(err, ErrInvalidSession) {
+			return "", Session{}, err
+		}
+		return "", Session{}, s.unavailable(ctx, "redeem handoff", err)
+	}
+	aead, err := handoffCipher(c)
+	if err != nil || len(h.Sealed) < aead.NonceSize() {
+		return "", Session{}, ErrInvalidSession
+	}
+	n := aead.NonceSize()
+	plain, err := aead.Open(nil, h.Sealed[:n], h.Sealed[n:], nil)
+	if err != nil {
+		return "", Session{}, ErrInvalidSession
+	}
+	tok := Token(plain)
+	if _, err := s.Authenticate(ctx, tok); err != nil {
+		return "", Session{}, err
+	}
+	sess, _, err := s.store.SessionByTokenHash(ctx, HashToken(tok))
+	if err != nil {
+		return "", Session{}, storeErr(err)
+	}
+	return tok, sess, nil
+}
+
+func handoffCipher(code Token) (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, []byte(code), nil, "localauth handoff v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
