@@ -76,13 +76,13 @@ func noStore(next http.Handler) http.Handler {
 func methodErrors(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, pattern := mux.Handler(r)
-		if pattern == "" {
+		if pattern == APIPrefix {
 			// ServeMux answers 405 (with Allow) when the path matches
 			// another method; reproduce it in JSON.
 			probe := r.Clone(r.Context())
 			for _, m := range []string{http.MethodGet, http.MethodPost} {
 				probe.Method = m
-				if _, p := mux.Handler(probe); p != "" && p != APIPrefix {
+				if _, p := mux.Handler(probe); p != APIPrefix {
 					w.Header().Set("Allow", m)
 					writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Use "+m+" for this endpoint.", 0)
 					return
