@@ -195,3 +195,67 @@ func TestCrossOriginHandshakeRefused(t *testing.T) {
 		t.Error("no log line for the refused handshakes")
 	}
 }
+
+// Cookie mode: the server guards /protected itself (303 before any content),
+// the socket authenticates with the cookie only, and the token never
+// appears in a websocket message (C24).
+func TestCookieModeServerSide(t *testing.T) {
+	srv := StartServer(t, "--token-storage", "cookie")
+	srv.CLI(t).MustRun(alicePW+"\n", "user", "create", "alice", "--password-stdin")
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noRedirect.Get(srv.URL + "/protected")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login?next=%2Fprotected" || strings.Contains(string(body), "Protected Page") {
+		t.Fatalf("anonymous GET /protected: %d %q %q", res.StatusCode, res.Header.Get("Location"), body)
+	}
+	login, err := http.Post(srv.URL+"/api/auth/login", "application/json", strings.NewReader(`{"username":"alice","password":"`+alicePW+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	login.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range login.Cookies() {
+		if c.Name == "localauth_session" {
+			cookie = c
+		}
+	}
+	if cookie == nil {
+		t.Fatal("no session cookie from the API login")
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/login?next=/protected", nil)
+	req.AddCookie(cookie)
+	res, err = noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/protected" {
+		t.Fatalf("logged-in GET /login?next=/protected: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+
+	// The token in a hello's LocalStorage values means nothing in cookie mode.
+	c, _, err := DialLive(t, srv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Send(map[string]any{"t": "hello", "id": 1, "route": "/protected", "query": "", "local": map[string]string{"_auth_token": cookie.Value}})
+	if got := c.Collect(500 * time.Millisecond); strings.Contains(got, privateMarker) || !strings.Contains(got, `"is_authenticated":false`) {
+		t.Fatalf("a LocalStorage token authenticated in cookie mode:\n%s", got)
+	}
+	// The cookie on the handshake does, and the token never comes back.
+	c, _, err = DialLive(t, srv, http.Header{"Cookie": {cookie.String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Send(map[string]any{"t": "hello", "id": 1, "route": "/protected", "query": ""})
+	c.Until("This is private data for alice.")
+	c.Send(map[string]any{"t": "event", "id": 2, "name": "auth.do_logout"})
+	got := c.Until(`"/api/auth/logout"`)
+	if strings.Contains(got, cookie.Value) {
+		t.Fatal("C24: the token appeared in a websocket message")
+	}
+}
