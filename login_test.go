@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -228,8 +229,15 @@ func TestSessionsEndAtOnce(t *testing.T) {
 			r := e.MustLogin(t, "alice", goodPW)
 			other := e.MustRegister(t, "bob", goodPW)
 			ro := e.MustLogin(t, "bob", goodPW)
+			// Listeners run on the goroutine that ended the sessions, or on
+			// the store's watcher: guard what they record.
+			var mu sync.Mutex
 			var revoked []localauth.Revocation
-			remove := e.Svc.OnRevoke(func(r localauth.Revocation) { revoked = append(revoked, r) })
+			remove := e.Svc.OnRevoke(func(r localauth.Revocation) {
+				mu.Lock()
+				defer mu.Unlock()
+				revoked = append(revoked, r)
+			})
 			defer remove()
 			// Warm the cache.
 			if _, err := e.Svc.Authenticate(ctx, r.Token); err != nil {
@@ -241,8 +249,11 @@ func TestSessionsEndAtOnce(t *testing.T) {
 			if _, err := e.Svc.Authenticate(ctx, r.Token); !errors.Is(err, localauth.ErrInvalidSession) {
 				t.Fatalf("after %s: got %v, want ErrInvalidSession", tt.name, err)
 			}
-			if len(revoked) == 0 || revoked[0].UserID != u.ID {
-				t.Fatalf("OnRevoke saw %+v, want a revocation of user %d", revoked, u.ID)
+			mu.Lock()
+			first := append([]localauth.Revocation(nil), revoked...)
+			mu.Unlock()
+			if len(first) == 0 || first[0].UserID != u.ID {
+				t.Fatalf("OnRevoke saw %+v, want a revocation of user %d", first, u.ID)
 			}
 			if got, err := e.Svc.Authenticate(ctx, ro.Token); err != nil || got.ID != other.ID {
 				t.Fatalf("another user's session: %+v, %v", got, err)

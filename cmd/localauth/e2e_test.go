@@ -132,11 +132,17 @@ type Browser struct {
 func NewBrowser(tb testing.TB) *Browser {
 	tb.Helper()
 	exe := NeedBrowser(tb)
+	// The profile is removed after Chromium has exited (t.TempDir would
+	// race Chromium's last writes).
+	profile, err := os.MkdirTemp("", "localauth-chromium-")
+	if err != nil {
+		tb.Fatal(err)
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
-		chromedp.UserDataDir(tb.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
@@ -152,7 +158,15 @@ func NewBrowser(tb testing.TB) *Browser {
 		tb.Fatalf("starting chromium: %v", err)
 	}
 	b := &Browser{tb: tb, ctx: ctx, cancel: func() { cancel(); acancel() }}
-	tb.Cleanup(b.cancel)
+	tb.Cleanup(func() {
+		b.cancel()
+		for range 50 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	return b
 }
 
@@ -177,7 +191,7 @@ type Tab struct {
 // Run runs chromedp actions with a time limit.
 func (t *Tab) Run(actions ...chromedp.Action) {
 	t.tb.Helper()
-	ctx, cancel := context.WithTimeout(t.ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(t.ctx, 30*time.Second)
 	defer cancel()
 	if err := chromedp.Run(ctx, actions...); err != nil {
 		t.tb.Fatalf("browser: %v", err)
@@ -277,7 +291,7 @@ func (t *Tab) Screenshot(name string) {
 		t.tb.Fatal(err)
 	}
 	var png []byte
-	t.Run(chromedp.FullScreenshot(&png, 100))
+	t.Run(chromedp.CaptureScreenshot(&png))
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.tb.Fatal(err)
 	}
