@@ -95,16 +95,7 @@ func (s *Service) SetPassword(ctx context.Context, userID int64, password string
 	if err != nil {
 		return s.unavailable(ctx, "set password", err)
 	}
-	normalized, err := s.policy.Check(password, u.Username)
-	if err != nil {
-		return err
-	}
-	release, err := s.acquireHash(ctx)
-	if err != nil {
-		return err
-	}
-	hash, err := s.hasher.Hash(normalized)
-	release()
+	hash, err := s.newHash(ctx, password, u.Username)
 	if err != nil {
 		return err
 	}

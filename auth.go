@@ -57,16 +57,7 @@ func (s *Service) Register(ctx context.Context, username, password string) (User
 		s.countRegistration(ctx, regKey, canonical, err)
 		return User{}, err
 	}
-	normalized, err := s.policy.Check(password, canonical)
-	if err != nil {
-		return User{}, err
-	}
-	release, err := s.acquireHash(ctx)
-	if err != nil {
-		return User{}, err
-	}
-	hash, err := s.hasher.Hash(normalized)
-	release()
+	hash, err := s.newHash(ctx, password, canonical)
 	if err != nil {
 		return User{}, err
 	}
@@ -84,6 +75,21 @@ func (s *Service) Register(ctx context.Context, username, password string) (User
 	s.countRegistration(ctx, regKey, canonical, nil)
 	s.audit(ctx, slog.LevelInfo, EventRegister, canonical, "success", slog.Int64("user_id", u.ID))
 	return u, nil
+}
+
+// newHash checks password against the policy for the user and hashes it in
+// a hashing slot.
+func (s *Service) newHash(ctx context.Context, password, canonicalUsername string) ([]byte, error) {
+	normalized, err := s.policy.Check(password, canonicalUsername)
+	if err != nil {
+		return nil, err
+	}
+	release, err := s.acquireHash(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return s.hasher.Hash(normalized)
 }
 
 // countRegistration counts an attempt that revealed something about the

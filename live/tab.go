@@ -12,7 +12,7 @@ import (
 
 // Tab is one browser tab's state on the server: its substates, the computed
 // values, and the connection that syncs them. Its methods other than Push,
-// ClientIP and Values must be called from the tab's own goroutine (inside
+// ClientIP, Load and Store must be called from the tab's own goroutine (inside
 // handlers, computed functions and pushed functions).
 type Tab struct {
 	app      *App
@@ -36,10 +36,29 @@ type Tab struct {
 	closeMu sync.Mutex
 	closeFn func(code int, reason string)
 
-	// Values is free storage for code built on top of live (the auth
-	// package keeps a tab's token hash here). Access it under ValuesMu.
-	ValuesMu sync.Mutex
-	Values   map[string]any
+	valuesMu sync.Mutex
+	values   map[string]any
+}
+
+// Load returns what Store kept under key: free storage for code built on
+// top of live (liveauth keeps the tab's session there). Safe from any
+// goroutine.
+func (t *Tab) Load(key string) (any, bool) {
+	t.valuesMu.Lock()
+	defer t.valuesMu.Unlock()
+	v, ok := t.values[key]
+	return v, ok
+}
+
+// Store keeps v under key; a nil v deletes it. Safe from any goroutine.
+func (t *Tab) Store(key string, v any) {
+	t.valuesMu.Lock()
+	defer t.valuesMu.Unlock()
+	if v == nil {
+		delete(t.values, key)
+		return
+	}
+	t.values[key] = v
 }
 
 func newTab(a *App, ctx context.Context, clientIP string) *Tab {
@@ -53,7 +72,7 @@ func newTab(a *App, ctx context.Context, clientIP string) *Tab {
 		invalid:  make(map[string]bool),
 		stored:   make(map[string]string),
 		pushes:   make(chan func(*Tab), 16),
-		Values:   make(map[string]any),
+		values:   make(map[string]any),
 	}
 	for _, d := range a.states {
 		t.states[d.name] = reflect.ValueOf(d.newFn())

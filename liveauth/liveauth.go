@@ -135,7 +135,7 @@ type Auth struct {
 	byUser map[int64]map[*live.Tab]struct{}
 }
 
-// tabKey is where a tab's current identity is kept in Tab.Values.
+// tabKey is where a tab's current identity is kept (Tab.Store).
 const tabKey = "liveauth.identity"
 
 type identity struct {
@@ -244,14 +244,13 @@ func (a *Auth) authenticatedUser(ctx context.Context, t *live.Tab) any {
 // file records which session a tab is authenticated by (none when id is
 // zero).
 func (a *Auth) file(t *live.Tab, id identity) {
-	t.ValuesMu.Lock()
-	old, had := t.Values[tabKey].(identity)
+	v, _ := t.Load(tabKey)
+	old, had := v.(identity)
 	if id.userID != 0 {
-		t.Values[tabKey] = id
+		t.Store(tabKey, id)
 	} else {
-		delete(t.Values, tabKey)
+		t.Store(tabKey, nil)
 	}
-	t.ValuesMu.Unlock()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if had {

@@ -101,15 +101,11 @@ func (c *userStateCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	e, err := c.m.open(ctx, *db)
+	e, u, err := c.m.openUser(ctx, *db, pos[0])
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	u, err := e.userByName(ctx, pos[0])
-	if err != nil {
-		return explain(err, pos[0])
-	}
 	switch c.verb {
 	case "disable":
 		err = e.svc.DisableUser(ctx, u.ID)
@@ -139,15 +135,11 @@ func (c *userSetPasswordCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	e, err := c.m.open(ctx, *db)
+	e, u, err := c.m.openUser(ctx, *db, pos[0])
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	u, err := e.userByName(ctx, pos[0])
-	if err != nil {
-		return explain(err, pos[0])
-	}
 	if err := e.svc.SetPassword(ctx, u.ID, password); err != nil {
 		return explain(err, pos[0])
 	}
@@ -226,15 +218,11 @@ func (c *sessionRevokeCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	e, err := c.m.open(ctx, *db)
+	e, u, err := c.m.openUser(ctx, *db, pos[0])
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	u, err := e.userByName(ctx, pos[0])
-	if err != nil {
-		return explain(err, pos[0])
-	}
 	n, err := e.svc.RevokeSessions(ctx, u.ID)
 	if err != nil {
 		return explain(err, pos[0])

@@ -191,7 +191,22 @@ func (e *env) userByName(ctx context.Context, name string) (localauth.User, erro
 	if errors.Is(err, localauth.ErrUserNotFound) {
 		return u, fmt.Errorf("no user %q", name)
 	}
-	return u, err
+	return u, explain(err, name)
+}
+
+// openUser opens the database for a command that names one user, and
+// finds the user.
+func (m *Main) openUser(ctx context.Context, db, name string) (*env, localauth.User, error) {
+	e, err := m.open(ctx, db)
+	if err != nil {
+		return nil, localauth.User{}, err
+	}
+	u, err := e.userByName(ctx, name)
+	if err != nil {
+		e.close()
+		return nil, localauth.User{}, err
+	}
+	return e, u, nil
 }
 
 // readPassword reads one line from standard input.
