@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/pgstore"
 	"github.com/localauth/localauth/sqlitestore"
 )
 
@@ -101,7 +102,7 @@ func (m *Main) printHelp(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  localauth %-50s %s\n", commands[n].usage, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nEvery command takes --db (default localauth.db, or $LOCALAUTH_DB).")
+	fmt.Fprintln(w, "\nEvery command takes --db: a SQLite file (default localauth.db) or a postgres:// URL; or $LOCALAUTH_DB.")
 }
 
 // flagSet returns a flag set that reports errors instead of printing, with
@@ -109,7 +110,7 @@ func (m *Main) printHelp(w io.Writer) {
 func (m *Main) flagSet(name string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	db := fs.String("db", m.envOr("LOCALAUTH_DB", "localauth.db"), "database: a SQLite file path")
+	db := fs.String("db", m.envOr("LOCALAUTH_DB", "localauth.db"), "database: a SQLite file path, or a postgres:// URL")
 	return fs, db
 }
 
@@ -177,6 +178,14 @@ func (m *Main) open(ctx context.Context, db string) (*env, error) {
 func openStore(ctx context.Context, db string) (localauth.Store, func(), error) {
 	if db == "" {
 		return nil, nil, usagef("--db is empty")
+	}
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		st, err := pgstore.Open(ctx, db, pgstore.Options{})
+		if err != nil {
+			// The URL may hold a password: name only the kind of database.
+			return nil, nil, fmt.Errorf("opening the PostgreSQL database: %w", err)
+		}
+		return st, func() { st.Close() }, nil
 	}
 	st, err := sqlitestore.Open(ctx, db, sqlitestore.Options{})
 	if err != nil {

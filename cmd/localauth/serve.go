@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"time"
@@ -113,7 +114,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		scheme = "https"
 	}
 	url := scheme + "://" + displayAddr(ln.Addr(), *addr)
-	fmt.Fprintf(c.m.Stdout, "localauth: serving the demo on %s (database %s, tokens in %s)\n", url, *db, *storage)
+	fmt.Fprintf(c.m.Stdout, "localauth: serving the demo on %s (database %s, tokens in %s)\n", url, redactDSN(*db), *storage)
 	if !useTLS && !loopback(*addr) {
 		fmt.Fprintln(c.m.Stderr, "WARNING: listening on a non-loopback address without TLS. Passwords and session\n"+
 			"WARNING: tokens would cross the network in the clear. Use --tls-cert and --tls-key,\n"+
@@ -201,4 +202,16 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// redactDSN hides the password of a database URL, for printing.
+func redactDSN(db string) string {
+	u, err := neturl.Parse(db)
+	if err != nil || u.Scheme == "" || u.User == nil {
+		return db
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = neturl.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
 }

@@ -1,0 +1,192 @@
+// Package pgstore is the PostgreSQL Store for localauth, for when one
+// machine is not enough: several stateless instances share one database,
+// and a session ended on any of them ends on all of them at once (the
+// revocation log is announced with LISTEN/NOTIFY).
+//
+// It uses github.com/jackc/pgx/v5 with a connection pool. Every operation
+// runs under Options.QueryTimeout, so an exhausted pool or a stalled server
+// fails within it instead of hanging. The schema is migrated with goose at
+// Open, from migrations embedded in the binary, under a PostgreSQL advisory
+// lock so that instances starting together do not race.
+package pgstore
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/localauth/localauth"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// channel is the NOTIFY channel of the revocation log.
+const channel = "localauth_revocations"
+
+// Options tunes a Store. The zero value is the default configuration.
+type Options struct {
+	// MaxConns bounds the connection pool. Default 10.
+	MaxConns int32
+
+	// QueryTimeout bounds every operation, waiting for a pooled connection
+	// included. Default 5s.
+	QueryTimeout time.Duration
+
+	// ResyncInterval is how often the revocation watcher reads the log
+	// even without a notification, as a safety net. Default 1s.
+	ResyncInterval time.Duration
+
+	// Schema, when set, is the search_path the store works in. Default
+	// the connection's own.
+	Schema string
+}
+
+// Store is a localauth.Store on PostgreSQL. It is safe for concurrent use.
+type Store struct {
+	pool    *pgxpool.Pool
+	timeout time.Duration
+	resync  time.Duration
+	schema  string
+}
+
+var (
+	_ localauth.Store             = (*Store)(nil)
+	_ localauth.RevocationWatcher = (*Store)(nil)
+)
+
+// Open connects to the database named by dsn (a postgres:// URL or a
+// key=value string) and migrates it to the current schema.
+func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 10
+	}
+	if opts.QueryTimeout <= 0 {
+		opts.QueryTimeout = 5 * time.Second
+	}
+	if opts.ResyncInterval <= 0 {
+		opts.ResyncInterval = time.Second
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, errors.New("pgstore: the database URL is not valid")
+	}
+	cfg.MaxConns = opts.MaxConns
+	if opts.Schema != "" {
+		cfg.ConnConfig.RuntimeParams["search_path"] = opts.Schema
+	}
+	octx, cancel := context.WithTimeout(ctx, opts.QueryTimeout)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(octx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: connecting: %w", err)
+	}
+	if err := pool.Ping(octx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: connecting: %w", err)
+	}
+	s := &Store{pool: pool, timeout: opts.QueryTimeout, resync: opts.ResyncInterval, schema: opts.Schema}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) provider() (*goose.Provider, func() error, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, nil, err
+	}
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, nil, err
+	}
+	db := stdlib.OpenDBFromPool(s.pool)
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker))
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return p, db.Close, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	p, closeDB, err := s.provider()
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("pgstore: migrating the schema: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the schema version the database is at and the
+// latest one this binary knows.
+func (s *Store) SchemaVersion(ctx context.Context) (current, latest int64, err error) {
+	p, closeDB, err := s.provider()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer closeDB()
+	return p.GetVersions(ctx)
+}
+
+// SchemaName returns Options.Schema as given to Open.
+func (s *Store) SchemaName() string { return s.schema }
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return s.pool.Ping(ctx)
+}
+
+// Close closes the pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// inTx runs fn in one transaction, committing when it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+func isUnique(err error) bool     { return pgCode(err) == "23505" }
+func isForeignKey(err error) bool { return pgCode(err) == "23503" }
+
+func notFound(err, sentinel error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sentinel
+	}
+	return err
+}
+
+func utc(t time.Time) time.Time { return t.UTC() }

@@ -1,0 +1,104 @@
+package pgstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/pgstore"
+	"github.com/localauth/localauth/storetest"
+)
+
+// MustOpen opens a store in a fresh schema of the database named by
+// LOCALAUTH_TEST_POSTGRES, dropped when the test ends. Without the variable
+// the test skips with a message; CI sets it.
+func MustOpen(tb testing.TB) *pgstore.Store {
+	tb.Helper()
+	dsn := os.Getenv("LOCALAUTH_TEST_POSTGRES")
+	if dsn == "" {
+		tb.Skip("PostgreSQL test: set LOCALAUTH_TEST_POSTGRES (e.g. postgres://postgres@127.0.0.1:5432/test) to run it")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		tb.Fatalf("connecting to LOCALAUTH_TEST_POSTGRES: %v", err)
+	}
+	schema := fmt.Sprintf("localauth_test_%x", rand.Text()[:10])
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{schema}.Sanitize()); err != nil {
+		tb.Fatal(err)
+	}
+	s, err := pgstore.Open(ctx, dsn, pgstore.Options{Schema: schema})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		s.Close()
+		conn.Exec(context.Background(), `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+		conn.Close(context.Background())
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) localauth.Store { return MustOpen(t) })
+}
+
+// Two services on one database behave as one: a login on A works on B, and
+// a logout on A ends the session on B, cache and all, within a second.
+func TestTwoInstances(t *testing.T) {
+	a := MustOpen(t)
+	// B shares A's schema through a second pool, as another instance would.
+	b, err := pgstore.Open(context.Background(), os.Getenv("LOCALAUTH_TEST_POSTGRES"), pgstore.Options{Schema: a.SchemaName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	newSvc := func(st localauth.Store) *localauth.Service {
+		s, err := localauth.New(st, localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	svcA, svcB := newSvc(a), newSvc(b)
+	ctx := context.Background()
+	if _, err := svcA.Register(ctx, "alice", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	var delays []time.Duration
+	for range 20 {
+		res, err := svcA.Login(ctx, "alice", "correct horse battery staple")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svcB.Authenticate(ctx, res.Token); err != nil {
+			t.Fatalf("a session from A on B: %v", err)
+		}
+		start := time.Now()
+		if err := svcA.Logout(ctx, res.Token); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			if _, err := svcB.Authenticate(ctx, res.Token); errors.Is(err, localauth.ErrInvalidSession) {
+				break
+			}
+			if time.Since(start) > time.Second {
+				t.Fatal("B still accepts the session 1s after a logout on A")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		delays = append(delays, time.Since(start))
+	}
+	slices.Sort(delays)
+	t.Logf("revocation delay A→B over %d logouts: p50 %v, max %v", len(delays), delays[len(delays)/2], delays[len(delays)-1])
+}
