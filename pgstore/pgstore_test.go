@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,4 +102,54 @@ func TestTwoInstances(t *testing.T) {
 	}
 	slices.Sort(delays)
 	t.Logf("revocation delay A→B over %d logouts: p50 %v, max %v", len(delays), delays[len(delays)/2], delays[len(delays)-1])
+}
+
+// C15 on the shared counters: n concurrent failures count n.
+func TestThrottleStoreAtomic(t *testing.T) {
+	s := MustOpen(t)
+	th := s.Throttle()
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Go(func() {
+			if err := th.Fail(ctx, "account:target", now, now.Add(-time.Hour)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	n, last, err := th.Failures(ctx, "account:target")
+	if err != nil || n != 200 || !last.Equal(now) {
+		t.Fatalf("after 200 concurrent failures: %d, %v, %v", n, last, err)
+	}
+	// A failure after the forget window starts again from one.
+	later := now.Add(2 * time.Hour)
+	if err := th.Fail(ctx, "account:target", later, later.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := th.Failures(ctx, "account:target"); n != 1 {
+		t.Fatalf("after the forget window: %d, want 1", n)
+	}
+	th.Reset(ctx, "account:target")
+	if n, _, _ := th.Failures(ctx, "account:target"); n != 0 {
+		t.Fatalf("after Reset: %d", n)
+	}
+	// The service counts through it: two services throttle together.
+	svcs := make([]*localauth.Service, 2)
+	for i := range svcs {
+		svc, err := localauth.New(s, localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true,
+			Logger: slog.New(slog.DiscardHandler), Throttle: localauth.ThrottleConfig{Store: th}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer svc.Close()
+		svcs[i] = svc
+	}
+	for i := range 6 {
+		svcs[i%2].Login(ctx, "victim", "guess")
+	}
+	if _, err := svcs[0].Login(ctx, "victim", "guess"); !errors.Is(err, localauth.ErrRateLimited) {
+		t.Fatalf("6 failures spread over two instances did not throttle: %v", err)
+	}
 }

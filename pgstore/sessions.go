@@ -112,7 +112,11 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now, idleBefore time.
 			return err
 		}
 		n = tag.RowsAffected()
-		_, err = tx.Exec(ctx, `DELETE FROM handoffs WHERE expires_at <= $1`, now)
+		if _, err = tx.Exec(ctx, `DELETE FROM handoffs WHERE expires_at <= $1`, now); err != nil {
+			return err
+		}
+		// Counters idle for longer than any sensible ForgetAfter.
+		_, err = tx.Exec(ctx, `DELETE FROM throttle WHERE last < $1::timestamptz - interval '7 days'`, now)
 		return err
 	})
 	return int(n), err

@@ -389,3 +389,30 @@ func TestSessionExchange(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+func TestHealth(t *testing.T) {
+	var down bool
+	h := web.Health(func(context.Context) error {
+		if down {
+			return io.ErrUnexpectedEOF
+		}
+		return nil
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	get := func(p string) int {
+		res, err := http.Get(srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if get("/healthz") != 200 || get("/readyz") != 200 {
+		t.Fatal("probes not 200 while up")
+	}
+	down = true
+	if get("/healthz") != 200 || get("/readyz") != 503 {
+		t.Fatal("with the database down: want /healthz 200 and /readyz 503")
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/localauth/localauth/internal/demo"
 	"github.com/localauth/localauth/live"
 	"github.com/localauth/localauth/liveauth"
+	"github.com/localauth/localauth/pgstore"
 	"github.com/localauth/localauth/web"
 )
 
@@ -69,6 +70,10 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Logger = log
+	if pg, ok := st.(*pgstore.Store); ok {
+		// Several instances on one database throttle together.
+		cfg.Throttle.Store = pg.Throttle()
+	}
 	svc, err := localauth.New(st, cfg)
 	if err != nil {
 		return err
@@ -86,6 +91,11 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	})
 	mux := http.NewServeMux()
 	mux.Handle(web.APIPrefix, wa.API())
+	if p, ok := st.(interface{ Ping(context.Context) error }); ok {
+		health := web.Health(p.Ping)
+		mux.Handle("/healthz", health)
+		mux.Handle("/readyz", health)
+	}
 	if *storage == liveauth.TokenCookie {
 		// With the token in a cookie the server can guard pages itself,
 		// before any of them is sent.
