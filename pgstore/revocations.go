@@ -33,9 +33,16 @@ func (s *Store) WatchRevocations(ctx context.Context, fn func(localauth.Revocati
 	started := false
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
+		wasListening := started
 		err := s.listen(ctx, &last, &started, fn)
 		if ctx.Err() != nil {
 			break
+		}
+		if wasListening || started {
+			// Deaf from now on: revocations made elsewhere would go
+			// unheard, so nothing cached may be trusted until the
+			// listener is back (and then everything is dropped again).
+			fn(localauth.Revocation{All: true})
 		}
 		_ = err
 		t := time.NewTimer(backoff)

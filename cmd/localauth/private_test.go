@@ -82,12 +82,18 @@ func (c *LiveClient) Collect(d time.Duration) string {
 // Until reads until a message contains s, or fails after 5s.
 func (c *LiveClient) Until(s string) string {
 	c.tb.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	timeout := time.After(5 * time.Second)
 	for !strings.Contains(c.seen.String(), s) {
-		if time.Now().After(deadline) {
+		select {
+		case b, ok := <-c.msgs:
+			if !ok {
+				c.tb.Fatalf("connection closed before a message with %q; got:\n%s", s, c.seen.String())
+			}
+			c.seen.Write(b)
+			c.seen.WriteByte('\n')
+		case <-timeout:
 			c.tb.Fatalf("no message with %q within 5s; got:\n%s", s, c.seen.String())
 		}
-		c.Collect(100 * time.Millisecond)
 	}
 	return c.seen.String()
 }
