@@ -153,3 +153,31 @@ func TestThrottleStoreAtomic(t *testing.T) {
 		t.Fatalf("6 failures spread over two instances did not throttle: %v", err)
 	}
 }
+
+// An exhausted pool fails within the query timeout; it never hangs.
+func TestExhaustedPoolFailsFast(t *testing.T) {
+	base := MustOpen(t)
+	s, err := pgstore.Open(context.Background(), os.Getenv("LOCALAUTH_TEST_POSTGRES"),
+		pgstore.Options{Schema: base.SchemaName(), MaxConns: 1, QueryTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	held, err := pgstore.PoolOf(s).Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = s.UserByID(context.Background(), 1)
+	took := time.Since(start)
+	held.Release()
+	if err == nil || errors.Is(err, localauth.ErrUserNotFound) {
+		t.Fatalf("a query on an exhausted pool: %v, want a timeout", err)
+	}
+	if took > 2*time.Second {
+		t.Fatalf("the query waited %v on an exhausted pool, want about 300ms", took)
+	}
+	if _, err := s.UserByID(context.Background(), 1); !errors.Is(err, localauth.ErrUserNotFound) {
+		t.Fatalf("after the pool freed up: %v", err)
+	}
+}
