@@ -3,17 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/localauth/localauth"
 )
@@ -246,23 +241,8 @@ func TestMigrateVersionHelp(t *testing.T) {
 
 // Every command works on PostgreSQL too (LOCALAUTH_TEST_POSTGRES).
 func TestCLIOnPostgres(t *testing.T) {
-	dsn := os.Getenv("LOCALAUTH_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("PostgreSQL test: set LOCALAUTH_TEST_POSTGRES to run it")
-	}
 	// A database of its own: the CLI migrates and uses the public schema.
-	admin, err := pgx.Connect(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(context.Background())
-	name := "localauth_cli_" + strings.ToLower(rand.Text()[:8])
-	if _, err := admin.Exec(context.Background(), "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)") })
-	u, _ := url.Parse(dsn)
-	u.Path = "/" + name
+	u := NeedPostgres(t)
 	c := &CLI{tb: t, db: u.String()}
 	c.MustRun(pw, "user", "create", "alice", "--password-stdin")
 	if _, _, err := c.Run(pw, "user", "create", "ALICE", "--password-stdin"); err == nil || !strings.Contains(err.Error(), "already exists") {
