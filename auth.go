@@ -137,7 +137,14 @@ func (s *Service) Login(ctx context.Context, username, password string) (LoginRe
 	if err != nil {
 		return LoginResult{}, err
 	}
-	defer release()
+	// The slot is held for the comparison (and a rehash), not for the
+	// session insert that follows.
+	held := true
+	defer func() {
+		if held {
+			release()
+		}
+	}()
 
 	var (
 		user  User
@@ -181,6 +188,8 @@ func (s *Service) Login(ctx context.Context, username, password string) (LoginRe
 	if s.hasher.NeedsRehash(hash) {
 		s.rehash(ctx, user.ID, hash, normalized)
 	}
+	held = false
+	release()
 	res, err := s.startSession(ctx, user)
 	if err != nil {
 		return LoginResult{}, s.unavailable(ctx, "login", err)

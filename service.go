@@ -48,13 +48,15 @@ type Config struct {
 	Throttle ThrottleConfig
 
 	// MaxConcurrentHashes bounds how many bcrypt computations run at once.
-	// A login or registration that cannot start one within HashQueueWait
-	// fails fast with ErrBusy instead of queueing. Default: twice the
-	// number of CPUs.
+	// bcrypt keeps a core busy, so more than one per core only makes each
+	// slower. A login or registration that cannot start one within
+	// HashQueueWait fails fast with ErrBusy instead of queueing. Default:
+	// the number of CPUs (GOMAXPROCS).
 	MaxConcurrentHashes int
 
 	// HashQueueWait is how long a login or registration may wait for a
-	// free hashing slot. Default 100ms.
+	// free hashing slot. Default 20ms: an overloaded server answers at
+	// once rather than after seconds of queueing.
 	HashQueueWait time.Duration
 
 	// Logger receives the audit events (one per login, failure, throttle,
@@ -137,10 +139,10 @@ func New(store Store, cfg Config) (*Service, error) {
 		cfg.PurgeInterval = 10 * time.Minute
 	}
 	if cfg.MaxConcurrentHashes <= 0 {
-		cfg.MaxConcurrentHashes = 2 * runtimeCPUs()
+		cfg.MaxConcurrentHashes = runtimeCPUs()
 	}
 	if cfg.HashQueueWait <= 0 {
-		cfg.HashQueueWait = 100 * time.Millisecond
+		cfg.HashQueueWait = 20 * time.Millisecond
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -60,10 +60,6 @@ type Config struct {
 	// Default 64.
 	MaxConnsPerClient int
 
-	// SendBuffer is how many messages may wait for a slow page before it
-	// is disconnected. Default 64.
-	SendBuffer int
-
 	// Head is extra trusted markup for every page's <head>, such as a
 	// stylesheet link. Default none.
 	Head template.HTML
@@ -154,9 +150,6 @@ func New(cfg Config) *App {
 	}
 	if cfg.MaxConnsPerClient <= 0 {
 		cfg.MaxConnsPerClient = 64
-	}
-	if cfg.SendBuffer <= 0 {
-		cfg.SendBuffer = 64
 	}
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = remoteHost

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -33,7 +32,6 @@ func (a *App) serveSocket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many connections", http.StatusTooManyRequests)
 		return
 	}
-	defer a.release(ip)
 	// The server's read and write timeouts are for requests; a websocket
 	// lives on, its idleness bounded by IdleTimeout instead.
 	rc := http.NewResponseController(w)
@@ -43,63 +41,88 @@ func (a *App) serveSocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Accept has answered already: 403 for a foreign Origin, 400 for
 		// a request that is not a websocket handshake.
+		a.release(ip)
 		a.log.Warn("live: handshake refused", "ip", ip, "origin", truncate(r.Header.Get("Origin"), 200), "err", err)
 		return
 	}
 	c.SetReadLimit(a.cfg.MaxMessageBytes)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	t := newTab(a, ctx, ip)
-	out := make(chan serverMessage, a.cfg.SendBuffer)
-	closing := make(chan struct{})
-	var closeCode = statusNormal
-	var closeReason = ""
-	t.closeFn = func(code int, reason string) {
-		t.closeMu.Lock()
-		defer t.closeMu.Unlock()
-		select {
-		case <-closing:
-		default:
-			closeCode, closeReason = code, reason
-			close(closing)
-		}
-		cancel()
-	}
-	t.send = func(m serverMessage) bool {
-		select {
-		case out <- m:
-			return true
-		case <-ctx.Done():
-			return false
-		default:
-			t.closeWith(statusTryAgainLater, "client too slow")
-			return false
-		}
-	}
+	t := a.newConnTab(c, ip)
 	for _, fn := range a.onConnect {
 		fn(r, t)
 	}
 	if !a.register(t) {
+		a.release(ip)
 		c.Close(websocket.StatusGoingAway, "server shutting down")
-		cancel()
+		t.closeWith(statusGoingAway, "")
 		return
 	}
+	// One goroutine per tab: it reads and runs the tab. The HTTP server's
+	// goroutine returns now, and with it the handshake's request and
+	// buffers, so an idle tab costs as little memory as it can.
+	go a.serveTab(t, c, ip)
+}
+
+// newConnTab makes the tab of a new connection, with its way to send and to
+// close.
+func (a *App) newConnTab(c *websocket.Conn, ip string) *Tab {
+	ctx, cancel := context.WithCancel(context.Background())
+	t := newTab(a, ctx, ip)
+	closed := make(chan struct{})
+	t.closeDone = closed
+	t.closeFn = func(code int, reason string) {
+		t.closeMu.Lock()
+		defer t.closeMu.Unlock()
+		if t.closeCode != 0 {
+			return
+		}
+		t.closeCode, t.closeReason = code, reason
+		cancel()
+		// The close handshake (send the code, wait for the page's
+		// answer) unblocks the reader.
+		go func() {
+			c.Close(websocket.StatusCode(code), reason)
+			close(closed)
+		}()
+	}
+	// Writes go straight to the connection, from whichever goroutine
+	// sends (the library serializes them); a page that does not take a
+	// message within writeTimeout is dropped. No queue is kept per tab.
+	t.send = func(m serverMessage) bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			a.log.Error("live: encoding a message", "err", err)
+			return true
+		}
+		wctx, wcancel := context.WithTimeout(ctx, writeTimeout)
+		err = c.Write(wctx, websocket.MessageText, b)
+		wcancel()
+		if err != nil {
+			t.closeWith(statusTryAgainLater, "client too slow")
+			return false
+		}
+		return true
+	}
+	return t
+}
+
+// serveTab reads the tab's messages and runs them, in order, until the
+// connection ends.
+func (a *App) serveTab(t *Tab, c *websocket.Conn, ip string) {
+	defer a.release(ip)
 	defer a.unregister(t)
-
-	// Three goroutines per tab: this one writes, one reads, one runs the
-	// tab. All end with the connection, before the tab is unregistered.
-	msgs := make(chan clientMessage, 32)
-	var loops sync.WaitGroup
-	loops.Go(func() { a.readLoop(t, c, msgs) })
-	loops.Go(func() { a.runLoop(ctx, t, msgs) })
-	a.writeLoop(ctx, t, c, out)
-
-	t.closeMu.Lock()
-	code, reason := closeCode, closeReason
-	t.closeMu.Unlock()
-	c.Close(websocket.StatusCode(code), reason)
-	cancel()
-	loops.Wait()
+	a.readLoop(t, c)
+	t.closeWith(statusNormal, "")
+	// Let the close handshake finish, then wait for a push still running.
+	select {
+	case <-t.closeDone:
+	case <-time.After(10 * time.Second):
+	}
+	c.CloseNow()
+	t.mu.Lock()
+	t.mu.Unlock()
 }
 
 // admit counts a new connection of ip, or refuses it.
@@ -142,41 +165,16 @@ func (a *App) unregister(t *Tab) {
 	a.wg.Done()
 }
 
-// writeLoop sends queued messages until the connection ends.
-func (a *App) writeLoop(ctx context.Context, t *Tab, c *websocket.Conn, out <-chan serverMessage) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m := <-out:
-			b, err := json.Marshal(m)
-			if err != nil {
-				a.log.Error("live: encoding a message", "err", err)
-				continue
-			}
-			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-			err = c.Write(wctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
-				t.closeWith(statusNormal, "")
-				return
-			}
-		}
-	}
-}
-
-// readLoop reads, rate-limits and decodes messages, and hands them to the
-// tab's goroutine. It ends the connection on a read error, an idle timeout or
-// a message over the size limit (which the library answers with 1009).
+// readLoop reads, rate-limits and decodes messages, and runs each on the
+// tab, in order. It ends on a read error, an idle timeout, a message over the
+// size limit (which the library answers with 1009), or when the tab closes.
 //
 // Its reads do not use the tab's context: the tab ends by the server sending
-// a close frame (with its code) and the page answering it, which is what
-// ends the read.
-func (a *App) readLoop(t *Tab, c *websocket.Conn, msgs chan<- clientMessage) {
-	defer t.closeWith(statusNormal, "")
+// a close frame (with its code), which is what ends the read.
+func (a *App) readLoop(t *Tab, c *websocket.Conn) {
 	bucket := newTokenBucket(a.cfg.EventsPerSecond, a.cfg.EventBurst)
 	strikes := 0
-	for {
+	for t.ctx.Err() == nil {
 		rctx, cancel := context.WithTimeout(context.Background(), a.cfg.IdleTimeout)
 		typ, data, err := c.Read(rctx)
 		idle := rctx.Err() != nil
@@ -209,12 +207,11 @@ func (a *App) readLoop(t *Tab, c *websocket.Conn, msgs chan<- clientMessage) {
 		if m.T == "ping" {
 			continue
 		}
-		select {
-		case msgs <- m:
-		case <-t.ctx.Done():
+		t.mu.Lock()
+		ok := a.handle(t, m)
+		t.mu.Unlock()
+		if !ok {
 			return
-		default:
-			t.send(serverMessage{T: "error", ID: m.ID, Error: ErrCodeRateLimited, Message: "Too many events waiting; slow down."})
 		}
 	}
 }
@@ -224,34 +221,7 @@ func (a *App) replyBad(t *Tab, id int64, err error) {
 	t.send(serverMessage{T: "error", ID: id, Error: ErrCodeBadMessage, Message: "The message could not be understood."})
 }
 
-// runLoop runs the tab: hydration first, then events, navigation and pushes
-// in order, one at a time.
-func (a *App) runLoop(ctx context.Context, t *Tab, msgs <-chan clientMessage) {
-	defer t.closeWith(statusNormal, "")
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case fn := <-t.pushes:
-			if !t.hydrated {
-				// Not yet hydrated: the state is built fresh from the
-				// store at hydration, which sees whatever the push
-				// was about.
-				continue
-			}
-			a.safely(t, 0, "push", func() { fn(t) })
-			if !t.sync(0, false) {
-				return
-			}
-		case m := <-msgs:
-			if !a.handle(t, m) {
-				return
-			}
-		}
-	}
-}
-
-// handle runs one message on the tab's goroutine and answers it.
+// handle runs one message on the tab and answers it; the caller holds t.mu.
 func (a *App) handle(t *Tab, m clientMessage) bool {
 	switch m.T {
 	case "hello":

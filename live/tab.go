@@ -8,12 +8,13 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Tab is one browser tab's state on the server: its substates, the computed
 // values, and the connection that syncs them. Its methods other than Push,
-// ClientIP, Load and Store must be called from the tab's own goroutine (inside
-// handlers, computed functions and pushed functions).
+// ClientIP, Load and Store must be called only while the tab runs something
+// (inside handlers, computed functions and pushed functions).
 type Tab struct {
 	app      *App
 	ctx      context.Context
@@ -31,10 +32,17 @@ type Tab struct {
 	stored   map[string]string // LocalStorage as the page holds it
 	actions  []Action
 
-	send    func(serverMessage) bool
-	pushes  chan func(*Tab)
-	closeMu sync.Mutex
-	closeFn func(code int, reason string)
+	// mu is held while the tab runs anything: a message, a push. It is what
+	// makes a tab's work happen one piece at a time, in order.
+	mu      sync.Mutex
+	pushing atomic.Int32
+
+	send        func(serverMessage) bool
+	closeMu     sync.Mutex
+	closeFn     func(code int, reason string)
+	closeCode   int
+	closeReason string
+	closeDone   chan struct{}
 
 	valuesMu sync.Mutex
 	values   map[string]any
@@ -71,7 +79,6 @@ func newTab(a *App, ctx context.Context, clientIP string) *Tab {
 		computed: make(map[string]any),
 		invalid:  make(map[string]bool),
 		stored:   make(map[string]string),
-		pushes:   make(chan func(*Tab), 16),
 		values:   make(map[string]any),
 	}
 	for _, d := range a.states {
@@ -153,17 +160,32 @@ func (t *Tab) Flush() bool {
 	return t.sync(0, false)
 }
 
-// Push runs fn on the tab's goroutine, in turn with its events, and then
-// sends what fn changed. It may be called from any goroutine and never
-// blocks. When the tab cannot take it (its queue is full), the tab is
-// disconnected instead: its page reconnects and rebuilds its state from
-// scratch, so no pushed change is ever lost.
+// maxPushes bounds the pushes waiting for one tab.
+const maxPushes = 16
+
+// Push runs fn on the tab, in turn with its events, and then sends what fn
+// changed. It may be called from any goroutine and never blocks. When the
+// tab has too many pushes waiting, it is disconnected instead: its page
+// reconnects and rebuilds its state from scratch, so no pushed change is
+// ever lost.
 func (t *Tab) Push(fn func(t *Tab)) {
-	select {
-	case t.pushes <- fn:
-	default:
+	if t.pushing.Add(1) > maxPushes {
+		t.pushing.Add(-1)
 		t.closeWith(statusTryAgainLater, "server push queue full")
+		return
 	}
+	go func() {
+		defer t.pushing.Add(-1)
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		// A closed tab, or one not yet hydrated (its state will be built
+		// fresh from the store), has nothing to update.
+		if t.ctx.Err() != nil || !t.hydrated {
+			return
+		}
+		t.app.safely(t, 0, "push", func() { fn(t) })
+		t.sync(0, false)
+	}()
 }
 
 func (t *Tab) closeWith(code int, reason string) {

@@ -54,6 +54,7 @@ var commands = map[string]commandInfo{
 	"user delete":       {"user delete NAME", "delete a user and its sessions", func(m *Main) command { return &userStateCmd{m: m, verb: "delete"} }},
 	"session list":      {"session list [NAME] [--json]", "list the sessions of a user, or of all users", func(m *Main) command { return &sessionListCmd{m: m} }},
 	"session revoke":    {"session revoke NAME", "end every session of a user", func(m *Main) command { return &sessionRevokeCmd{m: m} }},
+	"bench":             {"bench [--duration 5s] [--cost 12] [--tabs 10000] [--sessions 1000000]", "measure the benchmark table against a server it starts on loopback", func(m *Main) command { return &benchCmd{m: m} }},
 	"migrate":           {"migrate", "bring the database schema up to date and report its version", func(m *Main) command { return &migrateCmd{m: m} }},
 	"version":           {"version", "print the version", func(m *Main) command { return &versionCmd{m: m} }},
 	"help":              {"help [COMMAND]", "describe the commands", func(m *Main) command { return &helpCmd{m: m} }},
@@ -307,3 +308,5 @@ func (m *Main) serverLogger() *slog.Logger {
 		},
 	}))
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"expvar"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	neturl "net/url"
 	"strings"
@@ -35,6 +37,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	certFile := fs.String("tls-cert", c.m.Getenv("LOCALAUTH_TLS_CERT"), "TLS certificate file (PEM)")
 	keyFile := fs.String("tls-key", c.m.Getenv("LOCALAUTH_TLS_KEY"), "TLS key file (PEM)")
 	storage := fs.String("token-storage", c.m.envOr("LOCALAUTH_TOKEN_STORAGE", liveauth.TokenLocalStorage), "where browsers keep the session token: localstorage or cookie")
+	baseline := fs.Bool("bench-baseline", false, "also serve GET /_bench/me, a bare handler for the bench command's baseline")
 	proxies := fs.String("trusted-proxies", c.m.Getenv("LOCALAUTH_TRUSTED_PROXIES"), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
@@ -103,6 +106,9 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		mux.Handle(liveauth.LoginRoute, wa.RedirectIfAuthenticated(app))
 	}
 	mux.Handle("/", app)
+	if *baseline {
+		mux.Handle("GET /_bench/me", benchBaseline())
+	}
 	handler := web.SecurityHeaders(mux)
 
 	ln, err := net.Listen("tcp", *addr)
@@ -133,6 +139,19 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	}
 	if c.m.ready != nil {
 		c.m.ready(url)
+	}
+
+	if dbg := c.m.Getenv("LOCALAUTH_PPROF"); dbg != "" {
+		// Profiling, for the benchmark work: never on a public address.
+		if !loopback(dbg) {
+			return usagef("LOCALAUTH_PPROF must be a loopback address, not %q", dbg)
+		}
+		pm := http.NewServeMux()
+		pm.HandleFunc("/debug/pprof/", pprof.Index)
+		pm.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		pm.Handle("/debug/vars", expvar.Handler())
+		go http.ListenAndServe(dbg, pm)
+		log.Info("profiling", "addr", dbg)
 	}
 
 	errc := make(chan error, 1)
@@ -224,4 +243,16 @@ func redactDSN(db string) string {
 		u.User = neturl.UserPassword(u.User.Username(), "xxxxx")
 	}
 	return u.String()
+}
+
+// benchBaseline is a bare handler that answers what GET /api/auth/me answers,
+// without authenticating: the bench command's baseline, behind the same
+// middleware.
+func benchBaseline() http.Handler {
+	body := []byte(`{"user":{"id":1,"username":"bench","display_name":"bench","created_at":"2026-01-01T00:00:00Z"}}` + "\n")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Write(body)
+	})
 }
