@@ -96,7 +96,10 @@ func (a *App) newConnTab(c *websocket.Conn, ip string) *Tab {
 			a.log.Error("live: encoding a message", "err", err)
 			return true
 		}
-		wctx, wcancel := context.WithTimeout(ctx, writeTimeout)
+		// Not the tab's context: cancelling a write makes the library drop
+		// the connection at once, and a closing tab still owes its page a
+		// close frame.
+		wctx, wcancel := context.WithTimeout(context.Background(), writeTimeout)
 		err = c.Write(wctx, websocket.MessageText, b)
 		wcancel()
 		if err != nil {
