@@ -181,3 +181,47 @@ func TestExhaustedPoolFailsFast(t *testing.T) {
 		t.Fatalf("after the pool freed up: %v", err)
 	}
 }
+
+// Authenticate on PostgreSQL, cached and uncached, beside the SHA-256 it
+// cannot avoid:
+//
+//	LOCALAUTH_TEST_POSTGRES=... go test -run '^$' -bench . ./pgstore
+func BenchmarkAuthenticate(b *testing.B) {
+	b.Run("baseline=sha256", func(b *testing.B) {
+		tok := localauth.Token("0123456789012345678901234567890123456789012")
+		for b.Loop() {
+			_ = localauth.HashToken(tok)
+		}
+	})
+	for _, cached := range []bool{true, false} {
+		b.Run(fmt.Sprintf("cached=%v", cached), func(b *testing.B) {
+			s := MustOpen(b)
+			cfg := localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, Logger: slog.New(slog.DiscardHandler)}
+			if !cached {
+				cfg.CacheSize = -1
+			}
+			svc, err := localauth.New(s, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer svc.Close()
+			ctx := context.Background()
+			if _, err := svc.Register(ctx, "alice", "correct horse battery staple"); err != nil {
+				b.Fatal(err)
+			}
+			res, err := svc.Login(ctx, "alice", "correct horse battery staple")
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := svc.Authenticate(ctx, res.Token); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
