@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/localauth/localauth"
 )
@@ -203,15 +205,25 @@ func (a *Auth) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "Send JSON with Content-Type: application/json.", 0)
 		return false
 	}
-	body := http.MaxBytesReader(w, r.Body, a.maxBody)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "The request body is too large.", 0)
 			return false
 		}
+		writeError(w, http.StatusBadRequest, "bad_request", "The request body could not be read.", 0)
+		return false
+	}
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD, and a
+	// password would become something other than what was typed: refuse.
+	if !utf8.Valid(raw) {
+		writeError(w, http.StatusBadRequest, "bad_request", "The request body is not valid UTF-8.", 0)
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", "The request body is not the expected JSON object.", 0)
 		return false
 	}

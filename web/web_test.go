@@ -272,6 +272,7 @@ func TestStrictRequests(t *testing.T) {
 		{"two values", "application/json", creds("a", "b") + creds("a", "b"), nil, 400, "bad_request"},
 		{"array", "application/json", `[]`, nil, 400, "bad_request"},
 		{"wrong type", "application/json", `{"username":1,"password":2}`, nil, 400, "bad_request"},
+		{"invalid UTF-8", "application/json", "{\"username\":\"carol\",\"password\":\"abcdefgh\xff\xfe\"}", nil, 400, "bad_request"},
 		{"10 MiB", "application/json", `{"username":"a","password":"` + strings.Repeat("x", 10<<20) + `"}`, nil, 413, "too_large"},
 		{"1 MB password", "application/json", `{"username":"a","password":"` + strings.Repeat("x", 1<<20) + `"}`, nil, 413, "too_large"},
 		{"cross-site", "application/json", creds("a", "b"), []string{"Sec-Fetch-Site", "cross-site"}, 403, "cross_origin"},
