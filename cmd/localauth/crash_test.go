@@ -130,7 +130,21 @@ func crashLoops(t *testing.T, db string, check func()) {
 				}
 			})
 		}
-		time.Sleep(time.Duration(800+rand.IntN(700)) * time.Millisecond)
+		// Kill once this round has some acknowledged writes (slow machines
+		// and the race detector make a fixed time unreliable), at a random
+		// moment after.
+		mu.Lock()
+		target := len(acked) + 4
+		mu.Unlock()
+		for start := time.Now(); time.Since(start) < 30*time.Second; time.Sleep(20 * time.Millisecond) {
+			mu.Lock()
+			n := len(acked)
+			mu.Unlock()
+			if n >= target {
+				break
+			}
+		}
+		time.Sleep(time.Duration(rand.IntN(400)) * time.Millisecond)
 		srv.cmd.Process.Signal(syscall.SIGKILL)
 		srv.cmd.Wait()
 		close(stop)
