@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,44 +21,20 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-// ChildServer is "localauth serve" in a process of its own (this test
+// StartChild runs "localauth serve" in a process of its own (this test
 // binary standing in for the localauth binary), so that it can be killed.
-type ChildServer struct {
-	URL string
-	cmd *exec.Cmd
-}
-
-func StartChild(tb testing.TB, db string, args ...string) *ChildServer {
+func StartChild(tb testing.TB, db string, args ...string) *benchServer {
 	tb.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cmd := exec.Command(exe, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, args...)...)
-	cmd.Env = append(os.Environ(), "LOCALAUTH_AS_CLI=1", "LOCALAUTH_BCRYPT_COST=10")
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
+	s, err := startChild(context.Background(), exe, db, 10, args...)
+	if err != nil {
 		tb.Fatal(err)
 	}
-	lines := bufio.NewScanner(out)
-	urlc := make(chan string, 1)
-	go func() {
-		for lines.Scan() {
-			if m := servingRE.FindStringSubmatch(lines.Text()); m != nil {
-				urlc <- m[1]
-			}
-		}
-	}()
-	select {
-	case u := <-urlc:
-		s := &ChildServer{URL: u, cmd: cmd}
-		tb.Cleanup(func() { s.cmd.Process.Kill(); s.cmd.Wait() })
-		return s
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		tb.Fatal("the child server did not start")
-		return nil
-	}
+	tb.Cleanup(func() { s.cmd.Process.Kill(); s.cmd.Wait() })
+	return s
 }
 
 // RL4: kill -9 during loops of registration, login and password change;
@@ -106,14 +80,14 @@ func crashLoops(t *testing.T, db string, check func()) {
 					name := fmt.Sprintf("u%d-%d-%d", round, w, seq)
 					mu.Unlock()
 					pw := "first passphrase " + name
-					st := post(client, srv.URL+"/api/auth/register", fmt.Sprintf(`{"username":%q,"password":%q}`, name, pw), "")
+					st := post(client, srv.url+"/api/auth/register", fmt.Sprintf(`{"username":%q,"password":%q}`, name, pw), "")
 					if st != http.StatusCreated {
 						continue
 					}
 					mu.Lock()
 					acked[name] = pw
 					mu.Unlock()
-					tok := token(client, srv.URL, name, pw)
+					tok := token(client, srv.url, name, pw)
 					if tok == "" {
 						continue
 					}
@@ -121,7 +95,7 @@ func crashLoops(t *testing.T, db string, check func()) {
 					mu.Lock()
 					pending[name] = next
 					mu.Unlock()
-					if post(client, srv.URL+"/api/auth/password", fmt.Sprintf(`{"current_password":%q,"new_password":%q}`, pw, next), tok) == http.StatusNoContent {
+					if post(client, srv.url+"/api/auth/password", fmt.Sprintf(`{"current_password":%q,"new_password":%q}`, pw, next), tok) == http.StatusNoContent {
 						mu.Lock()
 						acked[name] = next
 						delete(pending, name)
@@ -162,10 +136,10 @@ func crashLoops(t *testing.T, db string, check func()) {
 		t.Fatalf("only %d registrations were acknowledged; the loops did not run", len(acked))
 	}
 	for name, pw := range acked {
-		if token(client, srv.URL, name, pw) != "" {
+		if token(client, srv.url, name, pw) != "" {
 			continue
 		}
-		if p, ok := pending[name]; ok && token(client, srv.URL, name, p) != "" {
+		if p, ok := pending[name]; ok && token(client, srv.url, name, p) != "" {
 			continue
 		}
 		t.Errorf("acknowledged user %s cannot log in with its acknowledged password", name)
@@ -256,7 +230,7 @@ func TestSIGTERMClosesLiveConnections(t *testing.T) {
 	var conns []*websocket.Conn
 	for range 5 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/_live", &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {srv.URL}}})
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.url, "http")+"/_live", &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {srv.url}}})
 		cancel()
 		if err != nil {
 			t.Fatal(err)

@@ -32,8 +32,9 @@ func TestOverloadShedsAndRecovers(t *testing.T) {
 		t.Skip("overload test: skipped in -short mode")
 	}
 	srv := StartChild(t, filepath.Join(t.TempDir(), "overload.db"))
+	srvURL := srv.url
 	c := oneShotClient(64)
-	if st := post(c, srv.URL+"/api/auth/register", `{"username":"alice","password":"`+alicePW+`"}`, ""); st != 201 {
+	if st := post(c, srvURL+"/api/auth/register", `{"username":"alice","password":"`+alicePW+`"}`, ""); st != 201 {
 		t.Fatalf("register: %d", st)
 	}
 	body := `{"username":"alice","password":"` + alicePW + `"}`
@@ -46,7 +47,7 @@ func TestOverloadShedsAndRecovers(t *testing.T) {
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
 				t0 := time.Now()
-				switch post(c, srv.URL+"/api/auth/login", body, "") {
+				switch post(c, srvURL+"/api/auth/login", body, "") {
 				case 200:
 					ok.Add(1)
 				case 503:
@@ -71,7 +72,7 @@ func TestOverloadShedsAndRecovers(t *testing.T) {
 		t.Fatalf("a shed answer took %v: requests are queueing", d)
 	}
 	for range 5 {
-		if st := post(c, srv.URL+"/api/auth/login", body, ""); st != 200 {
+		if st := post(c, srvURL+"/api/auth/login", body, ""); st != 200 {
 			t.Fatalf("after the overload, a lone login answered %d", st)
 		}
 	}

@@ -89,7 +89,9 @@ func TestPlainHTTPWarning(t *testing.T) {
 		m.ready = func(string) { close(ready) }
 		ctx, cancel := contextWithCancel()
 		done := make(chan error, 1)
-		go func() { done <- m.Run(ctx, []string{"serve", "--addr", addr, "--db", filepath.Join(t.TempDir(), "w.db")}) }()
+		go func() {
+			done <- m.Run(ctx, []string{"serve", "--addr", addr, "--db", filepath.Join(t.TempDir(), "w.db")})
+		}()
 		select {
 		case <-ready:
 		case err := <-done:
