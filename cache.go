@@ -133,9 +133,3 @@ func (c *sessionCache) sweep(now, idleBefore time.Time) {
 		}
 	}
 }
-
-func (c *sessionCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.byHash)
-}

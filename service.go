@@ -208,9 +208,6 @@ func (s *Service) Close() error {
 	return nil
 }
 
-// Store returns the store the service was created with.
-func (s *Service) Store() Store { return s.store }
-
 // OnRevoke registers fn to be called whenever sessions end: logout, revoke,
 // disable, delete, password change, in this process or (with a
 // RevocationWatcher store) in another. fn runs on the goroutine that ended
