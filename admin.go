@@ -38,7 +38,7 @@ func (s *Service) Sessions(ctx context.Context, userID int64) ([]Session, error)
 // RevokeSessions ends every session of the user, live pages included, and
 // returns how many there were. Errors: ErrUnavailable.
 func (s *Service) RevokeSessions(ctx context.Context, userID int64) (int, error) {
-	n, err := s.store.DeleteUserSessions(ctx, userID)
+	n, err := s.store.DeleteUserSessions(ctx, userID, nil)
 	if err != nil {
 		return 0, s.unavailable(ctx, "revoke sessions", err)
 	}
@@ -106,6 +106,24 @@ func (s *Service) SetPassword(ctx context.Context, userID int64, password string
 	s.revoked(Revocation{UserID: userID, All: true})
 	s.audit(ctx, slog.LevelInfo, EventPasswordChange, u.Username, "success",
 		slog.String("by", "admin"), slog.Int64("user_id", userID), slog.Int("sessions_ended", n))
+	return nil
+}
+
+// ResetFactors removes every second factor of the user (TOTP, recovery
+// codes, passkeys) and ends all of the user's sessions, as an
+// administrator does for a user who lost them: the password alone logs in
+// again. Errors: ErrUserNotFound; ErrFactorUnavailable; ErrUnavailable.
+func (s *Service) ResetFactors(ctx context.Context, userID int64) error {
+	fs, err := s.factorStore()
+	if err != nil {
+		return err
+	}
+	n, err := fs.ResetFactors(ctx, userID)
+	if err != nil {
+		return s.unavailable(ctx, "reset factors", err)
+	}
+	s.revoked(Revocation{UserID: userID, All: true})
+	s.adminAudit(ctx, "reset_factors", userID, slog.Int("sessions_ended", n))
 	return nil
 }
 

@@ -31,6 +31,9 @@ const (
 	EventRegister       = "register"
 	EventLogout         = "logout"
 	EventPasswordChange = "password_change"
+	EventPasswordCheck  = "password_check"
+	EventReauth         = "reauth"
+	EventAccountDeleted = "account_deleted"
 	EventAdmin          = "admin"
 )
 
@@ -39,6 +42,7 @@ const (
 // handlers, which quote or escape newlines, so a username cannot forge a
 // line. Callers never pass a password or a token.
 func (s *Service) audit(ctx context.Context, level slog.Level, event, user, outcome string, attrs ...slog.Attr) {
+	s.count(event, outcome, attrs)
 	if !s.log.Enabled(ctx, level) {
 		return
 	}

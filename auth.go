@@ -7,11 +7,6 @@ import (
 	"time"
 )
 
-// ErrBusy is returned by Login, Register and the password methods when every
-// hashing slot stayed taken for Config.HashQueueWait: the server is over its
-// capacity and answers at once rather than queueing work for seconds.
-var ErrBusy = errors.New("the server is busy, please try again shortly")
-
 // LoginResult is what a successful Login hands back.
 type LoginResult struct {
 	User    User
@@ -19,42 +14,78 @@ type LoginResult struct {
 	// Token is the new session's bearer secret, to give to the client
 	// (string(Token)). It is never stored; only its hash is.
 	Token Token
+	// DeviceToken marks the client as a device this account has logged in
+	// from (see ThrottleConfig): transports keep it in a long-lived
+	// HttpOnly cookie and pass it back with WithDeviceToken. It is the
+	// token the client presented when it had one, else a new one.
+	DeviceToken Token
 }
 
 // CheckUsername canonicalizes username and reports whether it could be
 // registered: a *PolicyError wrapping ErrInvalidUsername when it is not
-// valid, ErrUserExists when it is taken. Registration pages call it to
-// answer about the username before the password, as the seed's page does.
+// valid, ErrUserExists when it is taken, ErrUsernameConfusable (which wraps
+// ErrUserExists) when it looks like an existing user's name. Registration
+// pages call it to answer about the username before the password.
+//
+// Each answer about a valid name tells whether it is taken, so it counts
+// against the client's registration allowance, as Register does: a
+// *RateLimitError while the client is throttled.
 func (s *Service) CheckUsername(ctx context.Context, username string) (string, error) {
 	canonical, err := CanonicalUsername(username)
 	if err != nil {
 		return "", err
 	}
+	regKey := s.throttle.registrationKey(ClientIP(ctx))
+	if err := s.throttle.admit(ctx, regKey); err != nil {
+		s.audit(ctx, slog.LevelWarn, EventThrottled, canonical, "register_refused")
+		return canonical, err
+	}
+	return canonical, s.usernameFree(ctx, canonical)
+}
+
+// usernameFree reports whether the canonical name is neither taken nor
+// confusable with a taken one.
+func (s *Service) usernameFree(ctx context.Context, canonical string) error {
 	switch _, err := s.store.UserByName(ctx, canonical); {
 	case err == nil:
-		return canonical, ErrUserExists
+		return ErrUserExists
+	case !errors.Is(err, ErrUserNotFound):
+		return storeErr(err)
+	}
+	switch _, err := s.store.UserBySkeleton(ctx, UsernameSkeleton(canonical)); {
+	case err == nil:
+		return ErrUsernameConfusable
 	case errors.Is(err, ErrUserNotFound):
-		return canonical, nil
+		return nil
 	default:
-		return canonical, storeErr(err)
+		return storeErr(err)
 	}
 }
 
 // Register creates an enabled user. The username is kept in canonical form
 // for uniqueness and as typed for display.
 //
+// Every registration with a valid username counts against the client's
+// registration allowance, whatever its outcome, since each tells whether the
+// name was taken.
+//
 // Errors: a *PolicyError (ErrInvalidUsername or ErrWeakPassword) saying what
 // to change; ErrUserExists; a *RateLimitError when the client registered too
-// often; ErrBusy; ErrUnavailable.
+// often; a *BusyError; ErrUnavailable.
 func (s *Service) Register(ctx context.Context, username, password string) (User, error) {
-	regKey := s.throttle.registrationKey(ClientIP(ctx))
-	if err := s.throttle.check(ctx, regKey); err != nil {
-		s.audit(ctx, slog.LevelWarn, EventThrottled, auditName("", username), "register_refused")
+	canonical, err := CanonicalUsername(username)
+	if err != nil {
 		return User{}, err
 	}
-	canonical, err := s.CheckUsername(ctx, username)
-	if err != nil {
-		s.countRegistration(ctx, regKey, canonical, err)
+	regKey := s.throttle.registrationKey(ClientIP(ctx))
+	if err := s.throttle.admit(ctx, regKey); err != nil {
+		s.audit(ctx, slog.LevelWarn, EventThrottled, canonical, "register_refused")
+		return User{}, err
+	}
+	if err := s.usernameFree(ctx, canonical); err != nil {
+		if errors.Is(err, ErrUserExists) {
+			s.audit(ctx, slog.LevelInfo, EventRegister, canonical, "username_taken")
+		}
 		return User{}, err
 	}
 	hash, err := s.newHash(ctx, password, canonical)
@@ -69,10 +100,11 @@ func (s *Service) Register(ctx context.Context, username, password string) (User
 	}
 	if err := s.store.CreateUser(ctx, &u, hash); err != nil {
 		err = storeErr(err)
-		s.countRegistration(ctx, regKey, canonical, err)
+		if errors.Is(err, ErrUserExists) {
+			s.audit(ctx, slog.LevelInfo, EventRegister, canonical, "username_taken")
+		}
 		return User{}, err
 	}
-	s.countRegistration(ctx, regKey, canonical, nil)
 	s.audit(ctx, slog.LevelInfo, EventRegister, canonical, "success", slog.Int64("user_id", u.ID))
 	return u, nil
 }
@@ -84,6 +116,12 @@ func (s *Service) newHash(ctx context.Context, password, canonicalUsername strin
 	if err != nil {
 		return nil, err
 	}
+	return s.newHashNormalized(ctx, normalized)
+}
+
+// newHashNormalized hashes a normalized password that passed the policy,
+// in a hashing slot.
+func (s *Service) newHashNormalized(ctx context.Context, normalized string) ([]byte, error) {
 	release, err := s.acquireHash(ctx)
 	if err != nil {
 		return nil, err
@@ -92,77 +130,97 @@ func (s *Service) newHash(ctx context.Context, password, canonicalUsername strin
 	return s.hasher.Hash(normalized)
 }
 
-// countRegistration counts an attempt that revealed something about the
-// username space (created, or found taken) against the client.
-func (s *Service) countRegistration(ctx context.Context, key throttleKey, canonical string, err error) {
-	if err == nil || errors.Is(err, ErrUserExists) {
-		if ferr := s.throttle.fail(ctx, key); ferr != nil {
-			s.log.Warn("localauth: counting a registration failed", "err", ferr)
-		}
-	}
-	if errors.Is(err, ErrUserExists) {
-		s.audit(ctx, slog.LevelInfo, EventRegister, canonical, "username_taken")
-	}
-}
-
 // Login checks a username and password and starts a session.
 //
-// Exactly one password comparison runs per attempt, whether or not the user
-// exists (a dummy hash at the configured cost stands in for a missing one),
-// so the time taken does not reveal accounts. A disabled account is reported
-// only once its password has verified. A hash made at a lower cost than
-// configured is replaced. The session token is new, from Config.Rand.
+// Exactly one password comparison runs per attempt that could succeed,
+// whether or not the user exists (a dummy hash at the configured cost
+// stands in for a missing one), so the time taken does not reveal accounts.
+// A username that is not valid, or a password longer than any the policy
+// lets be set, cannot match: it is refused without hashing and counted
+// against the client only. A disabled account is reported only once its
+// password has verified. A hash made at a lower cost than configured is
+// replaced. The session token is new, from Config.Rand.
+//
+// The attempt is counted (see ThrottleConfig) before the hash is compared,
+// under the account, or under the client's device when it presents a
+// device token (WithDeviceToken) trusted for the account, and under the
+// client's address; a correct password gives the attempt back. The comparison
+// waits for a hashing slot in a fair queue at most Config.HashQueueWait.
+// When the user already has Config.MaxSessionsPerUser sessions, the oldest
+// ends.
+//
+// An account with a second factor gets no session from a right password:
+// Login returns a *SecondFactorRequiredError (errors.Is
+// ErrSecondFactorRequired) whose token CompleteLogin takes with the second
+// factor. Callers that do not know of second factors thus fail closed.
 //
 // Errors: ErrInvalidCredentials for an unknown user or a wrong password
-// alike; ErrAccountDisabled; a *RateLimitError while the account or the
-// client is throttled; ErrBusy; ErrUnavailable.
-func (s *Service) Login(ctx context.Context, username, password string) (LoginResult, error) {
+// alike; ErrAccountDisabled; a *SecondFactorRequiredError; a
+// *RateLimitError while the account, the device or the client is
+// throttled; a *BusyError; ErrUnavailable.
+func (s *Service) Login(ctx context.Context, username, password string, opts ...LoginOptions) (LoginResult, error) {
+	var opt LoginOptions
+	if len(opts) > 0 {
+		opt = opts[0]
+	}
+	ip := ClientIP(ctx)
+	client := s.throttle.clientKey(ip)
 	canonical, nameErr := CanonicalUsername(username)
-	acct := s.throttle.accountKey(canonical)
-	if nameErr != nil {
-		acct.key = fallbackAccount(username)
-	}
-	client := s.throttle.clientKey(ClientIP(ctx))
 	who := auditName(canonical, username)
-	if err := s.throttle.check(ctx, acct, client); err != nil {
-		s.audit(ctx, slog.LevelWarn, EventThrottled, who, "login_refused")
-		return LoginResult{}, err
+	if nameErr != nil || len(password) > 4*s.policy.MaxLength {
+		if err := s.throttle.admit(ctx, client); err != nil {
+			s.audit(ctx, slog.LevelWarn, EventThrottled, who, "login_refused")
+			return LoginResult{}, err
+		}
+		s.audit(ctx, slog.LevelWarn, EventLoginFailed, who, "bad_credentials", slog.String("why", "cannot match"))
+		return LoginResult{}, ErrInvalidCredentials
 	}
-	// A password longer than any the policy lets be set cannot match: it
-	// is refused before it costs any hashing.
-	if len(password) > 4*s.policy.MaxLength {
-		return LoginResult{}, s.loginFailed(ctx, who, "password_too_long", acct, client)
+	if wait := s.throttle.loginWait(ip); wait > 0 {
+		s.audit(ctx, slog.LevelWarn, EventThrottled, who, "login_refused", slog.String("why", "login rate"))
+		return LoginResult{}, &RateLimitError{RetryAfter: wait}
+	}
+
+	var (
+		user  User
+		cred  Credential
+		found bool
+	)
+	user, err := s.store.UserByName(ctx, canonical)
+	if err == nil {
+		cred, err = s.store.Credential(ctx, user.ID)
+	}
+	switch {
+	case err == nil:
+		found = true
+	case !errors.Is(err, ErrUserNotFound):
+		return LoginResult{}, s.unavailable(ctx, "login", err)
+	}
+	device, trusted, err := s.trustedDevice(ctx, user, found)
+	if err != nil {
+		return LoginResult{}, s.unavailable(ctx, "login", err)
+	}
+	acct := s.throttle.accountKey(canonical)
+	if trusted {
+		acct = s.throttle.deviceKey(user.ID, HashToken(device))
+	}
+	if err := s.throttle.admit(ctx, acct, client); err != nil {
+		s.audit(ctx, slog.LevelWarn, EventThrottled, who, "login_refused", slog.Bool("trusted_device", trusted))
+		return LoginResult{}, err
 	}
 	release, err := s.acquireHash(ctx)
 	if err != nil {
+		// Never tried: the attempt does not count.
+		s.throttle.giveBack(ctx, acct, client)
 		return LoginResult{}, err
 	}
 	// The slot is held for the comparison (and a rehash), not for the
-	// session insert that follows.
+	// store writes that follow.
 	held := true
 	defer func() {
 		if held {
 			release()
 		}
 	}()
-
-	var (
-		user  User
-		hash  []byte
-		found bool
-	)
-	if nameErr == nil {
-		user, err = s.store.UserByName(ctx, canonical)
-		if err == nil {
-			hash, err = s.store.PasswordHash(ctx, user.ID)
-		}
-		switch {
-		case err == nil:
-			found = true
-		case !errors.Is(err, ErrUserNotFound):
-			return LoginResult{}, s.unavailable(ctx, "login", err)
-		}
-	}
 	normalized, pwErr := NormalizePassword(password)
 	if !found || pwErr != nil {
 		dummy, err := s.dummyHash()
@@ -170,41 +228,72 @@ func (s *Service) Login(ctx context.Context, username, password string) (LoginRe
 			return LoginResult{}, s.unavailable(ctx, "login", err)
 		}
 		_ = s.hasher.Compare(dummy, password)
-		return LoginResult{}, s.loginFailed(ctx, who, "bad_credentials", acct, client)
+		s.audit(ctx, slog.LevelWarn, EventLoginFailed, who, "bad_credentials")
+		return LoginResult{}, ErrInvalidCredentials
 	}
-	if err := s.hasher.Compare(hash, normalized); err != nil {
+	if err := s.hasher.Compare(cred.Hash, normalized); err != nil {
 		if !isMismatch(err) {
 			s.log.Error("localauth: stored password hash cannot be checked", "user_id", user.ID, "err", err)
 		}
-		return LoginResult{}, s.loginFailed(ctx, who, "bad_credentials", acct, client)
+		s.audit(ctx, slog.LevelWarn, EventLoginFailed, who, "bad_credentials", slog.Bool("trusted_device", trusted))
+		return LoginResult{}, ErrInvalidCredentials
+	}
+	// The password was right. The slot is needed for a rehash at most: the
+	// writes that follow run beside the next hashes, not in their way.
+	if user.Enabled && s.hasher.NeedsRehash(cred.Hash) {
+		s.rehash(ctx, user.ID, cred.Hash, normalized)
+	}
+	held = false
+	release()
+	// The attempt is given back; a trusted device, having proved itself,
+	// starts over.
+	if trusted {
+		s.throttle.giveBack(ctx, client)
+		if err := s.throttle.reset(ctx, acct); err != nil {
+			s.log.Warn("localauth: resetting a device's count failed", "err", err)
+		}
+	} else {
+		s.throttle.giveBack(ctx, acct, client)
 	}
 	if !user.Enabled {
 		s.audit(ctx, slog.LevelWarn, EventLoginFailed, who, "account_disabled", slog.Int64("user_id", user.ID))
 		return LoginResult{}, ErrAccountDisabled
 	}
-	if err := s.throttle.reset(ctx, acct); err != nil {
-		s.log.Warn("localauth: resetting the login throttle failed", "err", err)
-	}
-	if s.hasher.NeedsRehash(hash) {
-		s.rehash(ctx, user.ID, hash, normalized)
-	}
-	held = false
-	release()
-	res, err := s.startSession(ctx, user)
+	methods, err := s.secondFactors(ctx, user.ID)
 	if err != nil {
 		return LoginResult{}, s.unavailable(ctx, "login", err)
 	}
-	s.audit(ctx, slog.LevelInfo, EventLogin, who, "success",
-		slog.Int64("user_id", user.ID), slog.String("session", res.Session.TokenHash.String()))
-	return res, nil
-}
-
-func (s *Service) loginFailed(ctx context.Context, who, reason string, keys ...throttleKey) error {
-	if err := s.throttle.fail(ctx, keys...); err != nil {
-		s.log.Warn("localauth: counting a failed login failed", "err", err)
+	if len(methods) > 0 {
+		// The password was right; the session waits for the second
+		// factor, with the credential version checked here.
+		tok, err := s.beginSecondStep(ctx, user, cred.Version, opt, trusted)
+		if err != nil {
+			return LoginResult{}, err
+		}
+		s.audit(ctx, slog.LevelInfo, EventSecondStep, who, "required", slog.Int64("user_id", user.ID))
+		return LoginResult{}, &SecondFactorRequiredError{Token: tok, Methods: methods}
 	}
-	s.audit(ctx, slog.LevelWarn, EventLoginFailed, who, reason)
-	return ErrInvalidCredentials
+	s.throttle.loginDone(ip)
+	res, err := s.startSession(ctx, user, cred.Version, opt)
+	if errors.Is(err, ErrCredentialChanged) {
+		// The password changed while this login compared it: the password
+		// it verified no longer opens the account.
+		s.audit(ctx, slog.LevelWarn, EventLoginFailed, who, "credentials_changed", slog.Int64("user_id", user.ID))
+		return LoginResult{}, ErrInvalidCredentials
+	}
+	if err != nil {
+		return LoginResult{}, s.unavailable(ctx, "login", err)
+	}
+	res.DeviceToken, err = s.rememberDevice(ctx, user.ID, device)
+	if err != nil {
+		// The login stands; the browser is just not remembered this time.
+		s.log.Warn("localauth: remembering a device failed", "user_id", user.ID, "err", err)
+	}
+	s.audit(ctx, slog.LevelInfo, EventLogin, who, "success",
+		slog.Int64("user_id", user.ID), slog.String("session", res.Session.TokenHash.String()),
+		slog.Bool("trusted_device", trusted))
+	s.capSessions(ctx, user)
+	return res, nil
 }
 
 // rehash replaces a hash made with weaker settings. A failure is logged and
@@ -219,18 +308,36 @@ func (s *Service) rehash(ctx context.Context, userID int64, old []byte, password
 	}
 }
 
-func (s *Service) startSession(ctx context.Context, u User) (LoginResult, error) {
+// startSession creates a session for u, provided u's credentials are still
+// at version credVersion, the version the caller verified. The login is a
+// password confirmation: the session starts with a recent login.
+func (s *Service) startSession(ctx context.Context, u User, credVersion int64, opt LoginOptions) (LoginResult, error) {
 	tok, err := newToken(s.rand)
 	if err != nil {
 		return LoginResult{}, err
 	}
+	id, err := newPublicID(s.rand)
+	if err != nil {
+		return LoginResult{}, err
+	}
 	now := s.now().UTC().Truncate(time.Millisecond)
+	life := s.lifetime
+	if opt.Remember {
+		life = s.remember
+	}
 	sess := Session{
 		UserID:     u.ID,
+		PublicID:   id,
 		TokenHash:  HashToken(tok),
 		CreatedAt:  now,
-		ExpiresAt:  now.Add(s.lifetime),
+		ExpiresAt:  now.Add(life),
 		LastSeenAt: now,
+		IP:         truncate(ClientIP(ctx), 64),
+		UserAgent:  userAgentFrom(ctx),
+		Remember:   opt.Remember,
+		ReauthAt:   now,
+
+		CredentialVersion: credVersion,
 	}
 	if err := s.store.CreateSession(ctx, &sess); err != nil {
 		return LoginResult{}, err
@@ -238,30 +345,36 @@ func (s *Service) startSession(ctx context.Context, u User) (LoginResult, error)
 	return LoginResult{User: u, Session: sess, Token: tok}, nil
 }
 
-// acquireHash takes a hashing slot, waiting at most Config.HashQueueWait.
+// capSessions ends the user's oldest sessions beyond
+// Config.MaxSessionsPerUser, so that a client looping logins cannot pile up
+// sessions. Their open live pages are told as for any revocation. A failure
+// is logged: the login stands, and the next one trims again.
+func (s *Service) capSessions(ctx context.Context, u User) {
+	if s.maxSessions <= 0 {
+		return
+	}
+	trimmed, err := s.store.TrimSessions(ctx, u.ID, s.maxSessions)
+	if err != nil {
+		s.log.Warn("localauth: ending sessions beyond the cap failed", "user_id", u.ID, "err", err)
+	}
+	for _, h := range trimmed {
+		s.revoked(Revocation{UserID: u.ID, TokenHash: h})
+		s.audit(ctx, slog.LevelInfo, EventLogout, u.Username, "session_cap",
+			slog.Int64("user_id", u.ID), slog.String("session", h.String()))
+	}
+}
+
+// acquireHash takes a hashing slot in the fair queue (see admission).
 func (s *Service) acquireHash(ctx context.Context) (release func(), err error) {
-	release = func() { <-s.hashing }
-	select {
-	case s.hashing <- struct{}{}:
-		return release, nil
-	default:
-	}
-	t := time.NewTimer(s.hashWait)
-	defer t.Stop()
-	select {
-	case s.hashing <- struct{}{}:
-		return release, nil
-	case <-t.C:
-		return nil, ErrBusy
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	defer s.meterHashAdmission(time.Now(), &release, &err)
+	return s.admission.acquire(ctx, clientBucket(ClientIP(ctx)))
 }
 
 // unavailable logs a store failure and returns the error callers see.
 func (s *Service) unavailable(ctx context.Context, op string, err error) error {
 	err = storeErr(err)
 	if errors.Is(err, ErrUnavailable) && ctx.Err() == nil {
+		s.metrics.StoreError(op)
 		s.log.Error("localauth: store failure", "op", op, "err", err)
 	}
 	return err
@@ -269,8 +382,9 @@ func (s *Service) unavailable(ctx context.Context, op string, err error) error {
 
 // Authenticate returns the user whose live session the token names. It is
 // the check behind every request and every live event, so it costs a map
-// lookup when the session is cached, and one indexed query when not; it never
-// hashes a password.
+// lookup when the session is cached, and one indexed query when not (or when
+// the cached entry is older than Config.CacheMaxAge); it never hashes a
+// password.
 //
 // A session is live until Config.SessionLifetime after its login, and, with
 // Config.IdleTimeout set, until that long after its last use. A disabled
@@ -283,41 +397,55 @@ func (s *Service) Authenticate(ctx context.Context, token Token) (User, error) {
 	}
 	h := HashToken(token)
 	now := s.now()
-	if e, ok := s.cache.get(h); ok {
-		if !s.sessionLive(e.session, now) {
+	if e, ok := s.cache.get(h); ok && now.Sub(e.readAt) < s.cacheMaxAge {
+		if !s.live(e.expiresAt, e.lastSeenAt, now) {
 			s.cache.invalidate(Revocation{TokenHash: h})
 			return User{}, ErrInvalidSession
 		}
-		s.touch(ctx, h, e.session, now)
+		s.touch(ctx, h, e.lastSeenAt, now)
 		return e.user, nil
 	}
-	gen := s.cache.generation()
-	sess, user, err := s.store.SessionByTokenHash(ctx, h)
+	// Concurrent misses for one token share one query: the open tabs of
+	// one browser all ask at once after a revocation dropped their entry.
+	v, err, _ := s.lookups.Do(string(h[:]), func() (any, error) {
+		gen := s.cache.generation()
+		sess, user, err := s.store.SessionByTokenHash(ctx, h)
+		if err == nil && user.Enabled && s.sessionLive(sess, now) {
+			s.cache.put(h, cachedSession{user: user, expiresAt: sess.ExpiresAt, lastSeenAt: sess.LastSeenAt, readAt: now}, gen)
+		}
+		return cachedSession{user: user, expiresAt: sess.ExpiresAt, lastSeenAt: sess.LastSeenAt}, err
+	})
 	if err != nil {
 		if errors.Is(err, ErrInvalidSession) {
 			return User{}, err
 		}
 		return User{}, s.unavailable(ctx, "authenticate", err)
 	}
-	if !user.Enabled || !s.sessionLive(sess, now) {
+	e := v.(cachedSession)
+	if !e.user.Enabled || !s.live(e.expiresAt, e.lastSeenAt, now) {
 		return User{}, ErrInvalidSession
 	}
-	s.cache.put(h, cachedSession{user: user, session: sess}, gen)
-	s.touch(ctx, h, sess, now)
-	return user, nil
+	s.touch(ctx, h, e.lastSeenAt, now)
+	return e.user, nil
 }
 
 func (s *Service) sessionLive(sess Session, now time.Time) bool {
-	if !now.Before(sess.ExpiresAt) {
+	return s.live(sess.ExpiresAt, sess.LastSeenAt, now)
+}
+
+// live reports whether a session that expires at expiresAt and was last
+// used at lastSeenAt is live at now.
+func (s *Service) live(expiresAt, lastSeenAt, now time.Time) bool {
+	if !now.Before(expiresAt) {
 		return false
 	}
-	return s.idle <= 0 || now.Sub(sess.LastSeenAt) < s.idle
+	return s.idle <= 0 || now.Sub(lastSeenAt) < s.idle
 }
 
 // touch records use of a session for the idle timeout. It writes at most
 // once per tenth of the timeout per session, not on every request.
-func (s *Service) touch(ctx context.Context, h TokenHash, sess Session, now time.Time) {
-	if s.idle <= 0 || now.Sub(sess.LastSeenAt) < s.idle/10 {
+func (s *Service) touch(ctx context.Context, h TokenHash, lastSeenAt, now time.Time) {
+	if s.idle <= 0 || now.Sub(lastSeenAt) < s.idle/10 {
 		return
 	}
 	at := now.UTC().Truncate(time.Millisecond)
@@ -353,59 +481,38 @@ func (s *Service) Logout(ctx context.Context, token Token) error {
 }
 
 // ChangePassword sets a new password for the user logged in with token,
-// after checking the current one (one comparison, throttled like a login).
-// Every other session of the user ends; the one making the change stays.
+// after checking the current one (one comparison, throttled per session and
+// client), provided the session's password was confirmed within
+// Config.ReauthWindow. Every other session of the user ends, and logins
+// still in flight with the old password get no session; the one making the
+// change stays.
 //
-// Errors: ErrInvalidSession; ErrInvalidCredentials for a wrong current
-// password; a *PolicyError for an unacceptable new one; a *RateLimitError;
-// ErrBusy; ErrUnavailable.
+// Errors: ErrInvalidSession; ErrReauthRequired; ErrInvalidCredentials for a
+// wrong current password; a *PolicyError for an unacceptable new one; a
+// *RateLimitError; a *BusyError; ErrUnavailable.
 func (s *Service) ChangePassword(ctx context.Context, token Token, current, next string) error {
-	user, err := s.Authenticate(ctx, token)
+	sess, user, err := s.recentLogin(ctx, token)
 	if err != nil {
-		return err
-	}
-	acct := s.throttle.accountKey(user.Username)
-	client := s.throttle.clientKey(ClientIP(ctx))
-	if err := s.throttle.check(ctx, acct, client); err != nil {
-		s.audit(ctx, slog.LevelWarn, EventThrottled, user.Username, "password_change_refused")
 		return err
 	}
 	normalized, err := s.policy.Check(next, user.Username)
 	if err != nil {
 		return err
 	}
-	release, err := s.acquireHash(ctx)
+	if err := s.checkCurrentPassword(ctx, sess, user, current, "password_change"); err != nil {
+		return err
+	}
+	newHash, err := s.newHashNormalized(ctx, normalized)
 	if err != nil {
 		return err
 	}
-	defer release()
-	hash, err := s.store.PasswordHash(ctx, user.ID)
+	n, err := s.store.SetPasswordHash(ctx, user.ID, newHash, &sess.TokenHash)
 	if err != nil {
 		return s.unavailable(ctx, "change password", err)
 	}
-	// A current password that could never have been set fails without a
-	// comparison; the caller is logged in, so timing reveals nothing.
-	ok := false
-	if len(current) <= 4*s.policy.MaxLength {
-		if cur, err := NormalizePassword(current); err == nil {
-			ok = s.hasher.Compare(hash, cur) == nil
-		}
-	}
-	if !ok {
-		if ferr := s.throttle.fail(ctx, acct, client); ferr != nil {
-			s.log.Warn("localauth: counting a failed password check failed", "err", ferr)
-		}
-		s.audit(ctx, slog.LevelWarn, EventPasswordChange, user.Username, "bad_current_password")
-		return ErrInvalidCredentials
-	}
-	newHash, err := s.hasher.Hash(normalized)
-	if err != nil {
-		return err
-	}
-	keep := HashToken(token)
-	n, err := s.store.SetPasswordHash(ctx, user.ID, newHash, &keep)
-	if err != nil {
-		return s.unavailable(ctx, "change password", err)
+	// The change verified the current password: a recent login.
+	if err := s.store.SetReauth(ctx, sess.TokenHash, s.now().UTC().Truncate(time.Millisecond)); err != nil {
+		s.log.Warn("localauth: recording the password confirmation failed", "err", err)
 	}
 	s.revoked(Revocation{UserID: user.ID, All: true})
 	s.audit(ctx, slog.LevelInfo, EventPasswordChange, user.Username, "success",

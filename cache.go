@@ -7,7 +7,10 @@ import (
 
 // sessionCache holds recently authenticated sessions so that Authenticate
 // costs a map lookup instead of a query. Every way a session can end removes
-// it here at once; there is no stale window.
+// it here as soon as this process hears of it. As a second line of defence
+// an entry is trusted only for Config.CacheMaxAge after it was read from the
+// store: a lost notification or a bug elsewhere cannot keep a revoked
+// session alive for longer than that.
 //
 // A lookup that misses reads the store and then fills the cache. If a
 // revocation ran between that read and the fill, the fill would bring the
@@ -21,9 +24,14 @@ type sessionCache struct {
 	byUser map[int64]map[TokenHash]struct{}
 }
 
+// cachedSession is what Authenticate needs of a session, and no more: it is
+// copied out on every hit.
 type cachedSession struct {
-	user    User
-	session Session
+	user User
+	// expiresAt and lastSeenAt decide whether the session is live.
+	expiresAt, lastSeenAt time.Time
+	// readAt is when the entry was read from the store.
+	readAt time.Time
 }
 
 func newSessionCache(max int) *sessionCache {
@@ -84,7 +92,7 @@ func (c *sessionCache) touch(h TokenHash, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.byHash[h]; ok {
-		e.session.LastSeenAt = at
+		e.lastSeenAt = at
 		c.byHash[h] = e
 	}
 }
@@ -128,7 +136,7 @@ func (c *sessionCache) sweep(now, idleBefore time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for h, e := range c.byHash {
-		if !now.Before(e.session.ExpiresAt) || (!idleBefore.IsZero() && e.session.LastSeenAt.Before(idleBefore)) {
+		if !now.Before(e.expiresAt) || (!idleBefore.IsZero() && e.lastSeenAt.Before(idleBefore)) {
 			c.removeLocked(h)
 		}
 	}

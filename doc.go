@@ -7,6 +7,19 @@
 // transports in theirs (web for net/http, live for websocket pages), and only
 // cmd/localauth wires them together.
 //
+// # Stores
+//
+// [Store] is the core contract: users, credentials and sessions. A store
+// written for those alone runs registrations, logins and sessions. The
+// rest are optional abilities that [Service] finds with a type assertion:
+// [HandoffStore] (single-use records for live pages in cookie mode, second
+// steps and passkey ceremonies), [FactorStore], [DeviceStore],
+// [ThrottleStoreProvider] (guess counters shared between instances),
+// [RevocationWatcher] (sessions ended by other processes), [Pinger] and
+// [SchemaVersioner]. sqlitestore and pgstore have every one, and package
+// storetest checks any store against the contract and the abilities it
+// claims.
+//
 // # Security decisions
 //
 // Usernames are canonicalized with the PRECIS UsernameCaseMapped profile (RFC
@@ -25,4 +38,17 @@
 // Login does exactly one password comparison whether or not the user exists,
 // and reports a disabled account only once its password has been verified, so
 // neither timing nor messages tell an attacker which usernames exist.
+//
+// # Second factors
+//
+// An account may add an authenticator app (TOTP) with recovery codes, and
+// passkeys (WebAuthn). The rules live here: enrolment needs a recent login,
+// every change of a factor is a credential change that ends the user's
+// other sessions, a login of an account with TOTP returns a
+// [*SecondFactorRequiredError] instead of a session (so callers unaware of
+// second factors fail closed) and [Service.CompleteLogin] finishes it, codes
+// are accepted once, secrets are sealed under [Config.SecretKey]. The
+// protocols themselves need libraries this package does not import, so they
+// sit behind [TOTPVerifier] and [PasskeyVerifier], which package mfa
+// implements; see factors.go.
 package localauth

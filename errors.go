@@ -7,53 +7,119 @@ import (
 )
 
 // Errors that callers branch on. Methods wrap them, so compare with
-// errors.Is. Their texts are fit to show to the person at the keyboard.
+// errors.Is. Their texts are for programmers and logs; Public turns any of
+// them into a code and a sentence for the person at the keyboard.
 var (
 	// ErrInvalidCredentials is the one answer Login gives for an unknown
 	// username and for a wrong password alike, so that a failed login never
 	// tells which of the two was wrong.
-	ErrInvalidCredentials = errors.New("there was a problem logging in, please try again")
+	ErrInvalidCredentials = errors.New("localauth: invalid credentials")
 
 	// ErrAccountDisabled is returned by Login for a disabled account, and only
 	// after the password was verified.
-	ErrAccountDisabled = errors.New("this account is disabled")
+	ErrAccountDisabled = errors.New("localauth: account disabled")
 
 	// ErrUserExists is returned by Register when the canonical form of the
 	// username is already taken.
-	ErrUserExists = errors.New("username is already registered")
+	ErrUserExists = errors.New("localauth: username already registered")
+
+	// ErrUsernameConfusable is returned by Register for a username that
+	// looks like an existing user's (the same UsernameSkeleton): "асе" in
+	// Cyrillic beside "ace", "bòb" beside "bob". It wraps ErrUserExists, so
+	// callers that treat it as a taken name need no change.
+	ErrUsernameConfusable = error(confusableError{})
 
 	// ErrUserNotFound is returned by lookups and administrative methods when no
 	// user has the given id or username.
-	ErrUserNotFound = errors.New("user not found")
+	ErrUserNotFound = errors.New("localauth: user not found")
 
 	// ErrInvalidSession is returned by Authenticate, Logout and
 	// ChangePassword when the token names no live session: malformed, never
 	// issued, expired, logged out or revoked. The cases are not told apart.
-	ErrInvalidSession = errors.New("not logged in or session expired")
+	ErrInvalidSession = errors.New("localauth: invalid or expired session")
+
+	// ErrCredentialChanged is returned by Store.CreateSession when the
+	// user's credentials changed after the login verified them. Service
+	// turns it into ErrInvalidCredentials: the password that was checked
+	// is no longer the password.
+	ErrCredentialChanged = errors.New("localauth: credentials changed during the login")
+
+	// ErrReauthRequired is returned by the actions that need a recent
+	// login (changing the password, ending other sessions, deleting the
+	// account) when the session's password was last confirmed longer ago
+	// than Config.ReauthWindow: confirm it with Reauth, then try again.
+	ErrReauthRequired = errors.New("localauth: a recent password confirmation is required")
+
+	// ErrSessionNotFound is returned by EndSession and RevokeSession for an
+	// id that names no session (of the caller's, for EndSession).
+	ErrSessionNotFound = errors.New("localauth: no such session")
+
+	// ErrSecondFactorRequired is wrapped by *SecondFactorRequiredError:
+	// the password was right, and the account asks for a second factor
+	// before a session starts.
+	ErrSecondFactorRequired = errors.New("localauth: a second factor is required")
+
+	// ErrInvalidCode is returned for a TOTP code, recovery code or passkey
+	// answer that does not verify, and for a second-step token that is
+	// unknown, used up, expired or presented by another client: the cases
+	// are not told apart.
+	ErrInvalidCode = errors.New("localauth: the code is not valid")
+
+	// ErrFactorUnavailable is returned by the second-factor methods when
+	// the Service has no way to run them: a Store without FactorStore, or
+	// no Config.SecretKey, Config.TOTP or Config.Passkeys.
+	ErrFactorUnavailable = errors.New("localauth: this second factor is not available")
+
+	// ErrFactorExists is returned by EnrollTOTP when TOTP is already on:
+	// turn it off first.
+	ErrFactorExists = errors.New("localauth: the second factor is already set up")
+
+	// ErrFactorNotFound is returned when the factor to confirm or remove
+	// does not exist (a passkey of another user included).
+	ErrFactorNotFound = errors.New("localauth: no such second factor")
+
+	// ErrInvalidPasskeyName is returned for a passkey name longer than
+	// MaxPasskeyName bytes or holding control characters.
+	ErrInvalidPasskeyName = errors.New("localauth: invalid passkey name")
+
+	// ErrPasskeyExists is returned by FactorStore.AddPasskey for a
+	// credential id that is already registered.
+	ErrPasskeyExists = errors.New("localauth: the passkey is already registered")
 
 	// ErrInvalidUsername is wrapped by every *PolicyError about a username.
-	ErrInvalidUsername = errors.New("invalid username")
+	ErrInvalidUsername = errors.New("localauth: invalid username")
 
 	// ErrWeakPassword is wrapped by every *PolicyError about a password.
-	ErrWeakPassword = errors.New("password does not meet the policy")
+	ErrWeakPassword = errors.New("localauth: password does not meet the policy")
+
+	// ErrBusy is wrapped by *BusyError: the server has more password
+	// hashing queued than it can start within Config.HashQueueWait.
+	ErrBusy = errors.New("localauth: server busy")
 
 	// ErrRateLimited is wrapped by *RateLimitError when too many attempts
 	// came from one client or against one account.
-	ErrRateLimited = errors.New("too many attempts")
+	ErrRateLimited = errors.New("localauth: too many attempts")
 
 	// ErrUnavailable is returned when the store cannot be reached or
 	// answered with an internal error. Its text says nothing of the cause;
 	// the cause is wrapped for logging.
-	ErrUnavailable = errors.New("the service is temporarily unavailable")
+	ErrUnavailable = errors.New("localauth: store unavailable")
 )
 
 // Field names that a *PolicyError points at: the ids of the form fields of the
 // registration and login pages.
 const (
-	FieldUsername        = "username"
-	FieldPassword        = "password"
-	FieldConfirmPassword = "confirm_password"
+	FieldUsername = "username"
+	FieldPassword = "password"
 )
+
+// confusableError is ErrUsernameConfusable: its own text, and a taken
+// name to errors.Is.
+type confusableError struct{}
+
+func (confusableError) Error() string { return "localauth: username looks like one already registered" }
+
+func (confusableError) Unwrap() error { return ErrUserExists }
 
 // PolicyError explains why a username or password was refused. Kind is
 // ErrInvalidUsername or ErrWeakPassword; Field names the form field to
@@ -86,7 +152,7 @@ type RateLimitError struct {
 }
 
 func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("too many attempts, please wait %s and try again", roundUpSeconds(e.RetryAfter))
+	return fmt.Sprintf("localauth: too many attempts, retry after %s", roundUpSeconds(e.RetryAfter))
 }
 
 // Unwrap returns ErrRateLimited.
@@ -98,6 +164,24 @@ func roundUpSeconds(d time.Duration) time.Duration {
 	}
 	return (d + time.Second - 1).Truncate(time.Second)
 }
+
+// BusyError is returned instead of queueing a login, registration or
+// password change whose wait for a hashing slot would exceed
+// Config.HashQueueWait. RetryAfter is when the queue should have room.
+type BusyError struct {
+	RetryAfter time.Duration
+}
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("localauth: server busy, retry after %s", e.RetryAfter.Round(time.Millisecond))
+}
+
+// Unwrap returns ErrBusy.
+func (e *BusyError) Unwrap() error { return ErrBusy }
+
+// errNoHandoffs is returned by the methods that need a HandoffStore when
+// the store is not one.
+var errNoHandoffs = fmt.Errorf("localauth: the store keeps no handoffs (see HandoffStore): %w", errors.ErrUnsupported)
 
 // unavailable wraps a store failure so that callers see ErrUnavailable while
 // logs keep the cause.
@@ -114,9 +198,26 @@ func storeErr(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, ErrUserNotFound), errors.Is(err, ErrUserExists),
-		errors.Is(err, ErrInvalidSession), errors.Is(err, ErrUnavailable):
+		errors.Is(err, ErrInvalidSession), errors.Is(err, ErrUnavailable),
+		errors.Is(err, ErrCredentialChanged), errors.Is(err, ErrPasskeyExists):
 		return err
 	default:
 		return &unavailableError{cause: err}
 	}
 }
+
+// SecondFactorRequiredError is returned by Login for an account with a
+// second factor, after its password verified: no session has started yet.
+// Token names the half-done login for CompleteLogin: single-use for a
+// success, valid for SecondStepLifetime, bound to the client that logged
+// in, and a bearer secret like a session token. Methods lists what
+// CompleteLogin will accept (MethodTOTP, MethodRecovery, MethodPasskey).
+type SecondFactorRequiredError struct {
+	Token   Token
+	Methods []string
+}
+
+func (e *SecondFactorRequiredError) Error() string { return ErrSecondFactorRequired.Error() }
+
+// Unwrap returns ErrSecondFactorRequired.
+func (e *SecondFactorRequiredError) Unwrap() error { return ErrSecondFactorRequired }

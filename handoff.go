@@ -29,7 +29,17 @@ type Handoff struct {
 // code instead of the token and exchanges it over HTTPS for an HttpOnly
 // cookie, so the token never reaches JavaScript. The code is kept in the
 // store, so any instance can redeem it.
-func (s *Service) IssueHandoff(ctx context.Context, token Token) (string, error) {
+//
+// binding ties the code to the browser that asked for it: a secret that the
+// page's scripts cannot read (the web package keeps it in an HttpOnly
+// cookie) and that RedeemHandoff must be given again. A code that an
+// injected script sends elsewhere is then useless without the browser's
+// cookie. The binding is the additional data of the sealed token, so the
+// store holds nothing new. An empty binding is refused.
+func (s *Service) IssueHandoff(ctx context.Context, token Token, binding string) (string, error) {
+	if binding == "" {
+		return "", errors.New("localauth: a handoff code needs a binding")
+	}
 	code, err := newToken(s.rand)
 	if err != nil {
 		return "", err
@@ -44,24 +54,33 @@ func (s *Service) IssueHandoff(ctx context.Context, token Token) (string, error)
 	}
 	h := Handoff{
 		CodeHash:  HashToken(code),
-		Sealed:    aead.Seal(nonce, nonce, []byte(token), nil),
+		Sealed:    aead.Seal(nonce, nonce, []byte(token), []byte(binding)),
 		ExpiresAt: s.now().Add(HandoffLifetime).UTC().Truncate(time.Millisecond),
 	}
-	if err := s.store.CreateHandoff(ctx, h); err != nil {
+	if s.handoffs == nil {
+		return "", errNoHandoffs
+	}
+	if err := s.handoffs.CreateHandoff(ctx, h); err != nil {
 		return "", s.unavailable(ctx, "issue handoff", err)
 	}
 	return string(code), nil
 }
 
 // RedeemHandoff takes a code from IssueHandoff, once, and returns the token
-// it stands for with its session. Errors: ErrInvalidSession for a code that
-// is unknown, used, expired, or whose session ended; ErrUnavailable.
-func (s *Service) RedeemHandoff(ctx context.Context, code string) (Token, Session, error) {
+// it stands for with its session, provided binding is the one the code was
+// issued with. Errors: ErrInvalidSession for a code that is unknown, used,
+// expired, whose session ended, or presented with another binding or none
+// (the code is spent all the same: one try, whoever makes it);
+// ErrUnavailable.
+func (s *Service) RedeemHandoff(ctx context.Context, code, binding string) (Token, Session, error) {
 	c := Token(code)
 	if !c.wellFormed() {
 		return "", Session{}, ErrInvalidSession
 	}
-	h, err := s.store.TakeHandoff(ctx, HashToken(c), s.now())
+	if s.handoffs == nil {
+		return "", Session{}, errNoHandoffs
+	}
+	h, err := s.handoffs.TakeHandoff(ctx, HashToken(c), s.now())
 	if err != nil {
 		if errors.Is(err, ErrInvalidSession) {
 			return "", Session{}, err
@@ -73,7 +92,7 @@ func (s *Service) RedeemHandoff(ctx context.Context, code string) (Token, Sessio
 		return "", Session{}, ErrInvalidSession
 	}
 	n := aead.NonceSize()
-	plain, err := aead.Open(nil, h.Sealed[:n], h.Sealed[n:], nil)
+	plain, err := aead.Open(nil, h.Sealed[:n], h.Sealed[n:], []byte(binding))
 	if err != nil {
 		return "", Session{}, ErrInvalidSession
 	}

@@ -1,6 +1,7 @@
 package localauth_test
 
 import (
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"strings"
@@ -10,13 +11,15 @@ import (
 	"time"
 
 	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/mfa"
 )
 
 func TestHandoff(t *testing.T) {
 	e := MustEnv(t)
 	e.MustRegister(t, "alice", goodPW)
 	r := e.MustLogin(t, "alice", goodPW)
-	code, err := e.Svc.IssueHandoff(ctx, r.Token)
+	const browser = "the browser's binding"
+	code, err := e.Svc.IssueHandoff(ctx, r.Token, browser)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +41,7 @@ func TestHandoff(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			tok, sess, err := e.Svc.RedeemHandoff(ctx, code)
+			tok, sess, err := e.Svc.RedeemHandoff(ctx, code, browser)
 			switch {
 			case err == nil:
 				wins.Add(1)
@@ -55,20 +58,92 @@ func TestHandoff(t *testing.T) {
 		t.Fatalf("%d redemptions succeeded, want 1", wins.Load())
 	}
 	// Expired codes, codes of ended sessions and junk are refused.
-	late, _ := e.Svc.IssueHandoff(ctx, r.Token)
+	late, _ := e.Svc.IssueHandoff(ctx, r.Token, browser)
 	e.Clock.Advance(localauth.HandoffLifetime)
-	if _, _, err := e.Svc.RedeemHandoff(ctx, late); !errors.Is(err, localauth.ErrInvalidSession) {
+	if _, _, err := e.Svc.RedeemHandoff(ctx, late, browser); !errors.Is(err, localauth.ErrInvalidSession) {
 		t.Fatalf("expired code: %v", err)
 	}
-	ended, _ := e.Svc.IssueHandoff(ctx, r.Token)
+	ended, _ := e.Svc.IssueHandoff(ctx, r.Token, browser)
 	e.Svc.Logout(ctx, r.Token)
-	if _, _, err := e.Svc.RedeemHandoff(ctx, ended); !errors.Is(err, localauth.ErrInvalidSession) {
+	if _, _, err := e.Svc.RedeemHandoff(ctx, ended, browser); !errors.Is(err, localauth.ErrInvalidSession) {
 		t.Fatalf("code of an ended session: %v", err)
 	}
 	for _, junk := range []string{"", "x", strings.Repeat("A", 43), string(r.Token)} {
-		if _, _, err := e.Svc.RedeemHandoff(ctx, junk); !errors.Is(err, localauth.ErrInvalidSession) {
+		if _, _, err := e.Svc.RedeemHandoff(ctx, junk, browser); !errors.Is(err, localauth.ErrInvalidSession) {
 			t.Fatalf("RedeemHandoff(%q): %v", junk, err)
 		}
 	}
 	_ = time.Second
+}
+
+// A code is bound to the browser that asked for it: presented with another
+// binding, or none, it gives nothing and is spent; a code cannot be issued
+// unbound.
+func TestHandoffBoundToBrowser(t *testing.T) {
+	e := MustEnv(t)
+	e.MustRegister(t, "alice", goodPW)
+	r := e.MustLogin(t, "alice", goodPW)
+	if _, err := e.Svc.IssueHandoff(ctx, r.Token, ""); err == nil {
+		t.Fatal("IssueHandoff without a binding succeeded")
+	}
+	for _, other := range []string{"", "another browser", "the browser's binding "} {
+		code, err := e.Svc.IssueHandoff(ctx, r.Token, "the browser's binding")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.Svc.RedeemHandoff(ctx, code, other); !errors.Is(err, localauth.ErrInvalidSession) {
+			t.Fatalf("RedeemHandoff with binding %q: got %v, want ErrInvalidSession", other, err)
+		}
+		if _, _, err := e.Svc.RedeemHandoff(ctx, code, "the browser's binding"); !errors.Is(err, localauth.ErrInvalidSession) {
+			t.Fatalf("the code still worked after a try with binding %q: %v", other, err)
+		}
+	}
+	code, _ := e.Svc.IssueHandoff(ctx, r.Token, "the browser's binding")
+	if tok, _, err := e.Svc.RedeemHandoff(ctx, code, "the browser's binding"); err != nil || tok != r.Token {
+		t.Fatalf("RedeemHandoff with the right binding: %v", err)
+	}
+}
+
+// coreStore hides every optional ability of a store: what a store written
+// for passwords and sessions alone offers.
+type coreStore struct{ localauth.Store }
+
+// A store with the core contract only runs logins and sessions; what needs
+// handoffs says so with errors.ErrUnsupported, and second factors are
+// unavailable rather than broken.
+func TestCoreStoreOnly(t *testing.T) {
+	e := MustEnv(t)
+	svc, err := localauth.New(coreStore{e.Store}, localauth.Config{
+		Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true,
+		SecretKey: []byte(rand.Text() + rand.Text()), TOTP: mfa.TOTP{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	if _, err := svc.Register(ctx, "alice", goodPW); err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Login(ctx, "alice", goodPW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Authenticate(ctx, res.Token); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.IssueHandoff(ctx, res.Token, "binding"); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("IssueHandoff without a HandoffStore: %v, want errors.ErrUnsupported", err)
+	}
+	if _, _, err := svc.RedeemHandoff(ctx, strings.Repeat("A", 43), "binding"); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("RedeemHandoff without a HandoffStore: %v, want errors.ErrUnsupported", err)
+	}
+	if svc.TOTPAvailable() {
+		t.Fatal("TOTP offered without a store for its second step")
+	}
+	if _, err := svc.EnrollTOTP(ctx, res.Token); !errors.Is(err, localauth.ErrFactorUnavailable) {
+		t.Fatalf("EnrollTOTP: %v, want ErrFactorUnavailable", err)
+	}
+	if err := svc.Logout(ctx, res.Token); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -90,12 +90,12 @@ func TestLongPasswordsCountEveryByte(t *testing.T) {
 	}
 	// And the stored value is a standard bcrypt hash.
 	u, _ := e.Svc.UserByName(ctx, "longer")
-	h, err := e.Store.PasswordHash(ctx, u.ID)
+	cred, err := e.Store.Credential(ctx, u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, err := bcrypt.Cost(h); err != nil || c != 4 {
-		t.Fatalf("stored hash %q: cost %d, %v", h, c, err)
+	if c, err := bcrypt.Cost(cred.Hash); err != nil || c != 4 {
+		t.Fatalf("stored hash %q: cost %d, %v", cred.Hash, c, err)
 	}
 }
 
@@ -120,14 +120,14 @@ func TestRehashOnLogin(t *testing.T) {
 	if _, err := svc5.Login(ctx, "rehash", goodPW); err != nil {
 		t.Fatal(err)
 	}
-	h, _ := e.Store.PasswordHash(ctx, u.ID)
-	if c, _ := bcrypt.Cost(h); c != 5 {
+	cred, _ := e.Store.Credential(ctx, u.ID)
+	if c, _ := bcrypt.Cost(cred.Hash); c != 5 {
 		t.Fatalf("cost after login under cost 5: got %d, want 5", c)
 	}
 	// The old service, at cost 4, still verifies and does not downgrade.
 	e.MustLogin(t, "rehash", goodPW)
-	h2, _ := e.Store.PasswordHash(ctx, u.ID)
-	if c, _ := bcrypt.Cost(h2); c != 5 {
+	cred2, _ := e.Store.Credential(ctx, u.ID)
+	if c, _ := bcrypt.Cost(cred2.Hash); c != 5 {
 		t.Fatalf("cost after login under cost 4: got %d, want 5 (no downgrade)", c)
 	}
 	// Unique salts: the same password hashes differently.

@@ -20,7 +20,15 @@ const (
 	CodeUnavailable        = "unavailable"
 	CodeUnauthenticated    = "unauthenticated"
 	CodeUserNotFound       = "user_not_found"
+	CodeReauthRequired     = "reauth_required"
+	CodeSessionNotFound    = "not_found"
 	CodeInternal           = "internal"
+	CodeMFARequired        = "mfa_required"
+	CodeInvalidCode        = "invalid_code"
+	CodeFactorUnavailable  = "factor_unavailable"
+	CodeFactorExists       = "factor_exists"
+	CodeFactorNotFound     = "factor_not_found"
+	CodeInvalidName        = "invalid_name"
 )
 
 // Messages shown to people, the same on every pathway (live pages, JSON
@@ -32,6 +40,9 @@ const (
 	MsgBusy               = "The server is busy. Please try again in a moment."
 	MsgUnauthenticated    = "You are not logged in, or your session has ended."
 	MsgInternal           = "Something went wrong. Please try again."
+	MsgReauthRequired     = "Please confirm your password to continue."
+	MsgInvalidCode        = "That code did not work. Check it and try again."
+	MsgMFARequired        = "Enter the code from your authenticator app to finish logging in."
 )
 
 // Public describes an error returned by a Service method in the terms a
@@ -41,6 +52,7 @@ const (
 func Public(err error) (code, message string, retryAfter time.Duration) {
 	var pe *PolicyError
 	var rl *RateLimitError
+	var busy *BusyError
 	switch {
 	case err == nil:
 		return "", "", 0
@@ -54,16 +66,38 @@ func Public(err error) (code, message string, retryAfter time.Duration) {
 		return CodeInvalidUsername, pe.Message, 0
 	case errors.As(err, &pe):
 		return CodeWeakPassword, pe.Message, 0
+	case errors.Is(err, ErrUsernameConfusable):
+		return CodeUserExists, "This username is too similar to one already registered. Try a different name.", 0
 	case errors.Is(err, ErrUserExists):
 		return CodeUserExists, "This username is already registered. Try a different name.", 0
+	case errors.As(err, &busy):
+		return CodeBusy, MsgBusy, roundUpSeconds(busy.RetryAfter)
 	case errors.Is(err, ErrBusy):
 		return CodeBusy, MsgBusy, time.Second
 	case errors.Is(err, ErrUnavailable):
 		return CodeUnavailable, MsgUnavailable, 0
 	case errors.Is(err, ErrInvalidSession):
 		return CodeUnauthenticated, MsgUnauthenticated, 0
+	case errors.Is(err, ErrReauthRequired):
+		return CodeReauthRequired, MsgReauthRequired, 0
+	case errors.Is(err, ErrSessionNotFound):
+		return CodeSessionNotFound, "No such session.", 0
 	case errors.Is(err, ErrUserNotFound):
 		return CodeUserNotFound, "No such user.", 0
+	case errors.Is(err, ErrSecondFactorRequired):
+		return CodeMFARequired, MsgMFARequired, 0
+	case errors.Is(err, ErrInvalidCode):
+		return CodeInvalidCode, MsgInvalidCode, 0
+	case errors.Is(err, ErrFactorUnavailable):
+		return CodeFactorUnavailable, "This kind of second factor is not available here.", 0
+	case errors.Is(err, ErrFactorExists):
+		return CodeFactorExists, "The authenticator app is already set up. Turn it off first to set up another.", 0
+	case errors.Is(err, ErrPasskeyExists):
+		return CodeFactorExists, "This passkey is already registered.", 0
+	case errors.Is(err, ErrInvalidPasskeyName):
+		return CodeInvalidName, "Give the passkey a name of at most 64 characters.", 0
+	case errors.Is(err, ErrFactorNotFound):
+		return CodeFactorNotFound, "No such second factor.", 0
 	default:
 		return CodeInternal, MsgInternal, 0
 	}

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Config tunes a Service. The zero value is a safe configuration: every field
@@ -26,17 +28,35 @@ type Config struct {
 	// PasswordPolicy.
 	Policy PasswordPolicy
 
-	// SessionLifetime is the absolute life of a session from its login.
-	// Default 7 days.
+	// SessionLifetime is the absolute life of a session from its login,
+	// when the user did not ask to be kept signed in (its cookie also ends
+	// with the browser). Default 7 days.
 	SessionLifetime time.Duration
 
-	// IdleTimeout ends a session that was not used for this long. Default
-	// 0: no idle timeout, only SessionLifetime.
+	// RememberLifetime is the absolute life of a "keep me signed in"
+	// session (LoginOptions.Remember). Default 30 days.
+	RememberLifetime time.Duration
+
+	// IdleTimeout ends a session that was not used for this long, whatever
+	// its lifetime. Default 7 days; a negative value turns it off.
 	IdleTimeout time.Duration
+
+	// ReauthWindow is how recent a password confirmation (the login, or
+	// Reauth) must be for the actions that need one: changing the
+	// password, ending other sessions, deleting the account. Default 10
+	// minutes.
+	ReauthWindow time.Duration
 
 	// CacheSize is how many authenticated sessions are kept in memory.
 	// Default 100,000; a negative value turns the cache off.
 	CacheSize int
+
+	// CacheMaxAge is how long a cached session is trusted before
+	// Authenticate reads it from the store again. Revocations reach the
+	// cache at once through every path that ends sessions; this bound is
+	// defence in depth, so that no lost message or bug can keep a revoked
+	// session alive on any instance for longer. Default 30s.
+	CacheMaxAge time.Duration
 
 	// PurgeInterval is how often expired sessions are deleted from the
 	// store in the background. Default 10 minutes; a negative value turns
@@ -49,21 +69,56 @@ type Config struct {
 
 	// MaxConcurrentHashes bounds how many bcrypt computations run at once.
 	// bcrypt keeps a core busy, so more than one per core only makes each
-	// slower. A login or registration that cannot start one within
-	// HashQueueWait fails fast with ErrBusy instead of queueing. Default:
-	// the number of CPUs (GOMAXPROCS).
+	// slower. Logins, registrations and password changes beyond it wait in
+	// a queue that is fair between client addresses. Default: the number
+	// of CPUs (GOMAXPROCS).
 	MaxConcurrentHashes int
 
-	// HashQueueWait is how long a login or registration may wait for a
-	// free hashing slot. Default 20ms: an overloaded server answers at
-	// once rather than after seconds of queueing.
+	// HashQueueWait is the most a login, registration or password change
+	// waits in that queue: a person's patience. One whose expected wait is
+	// longer is refused at once with a *BusyError saying when to retry.
+	// Default 2s.
 	HashQueueWait time.Duration
+
+	// MaxSessionsPerUser caps a user's sessions: when a login would exceed
+	// it, the oldest session ends. Default 100; a negative value removes
+	// the cap.
+	MaxSessionsPerUser int
+
+	// DeviceLifetime is how long a device token (see ThrottleConfig) stays
+	// valid after the last login it was presented with. Default 180 days.
+	DeviceLifetime time.Duration
 
 	// Logger receives the audit events (one per login, failure, throttle,
 	// registration, logout, password change and admin action) and
 	// internal errors. It never receives a password or a token. Default:
 	// slog.Default().
 	Logger *slog.Logger
+
+	// Metrics receives counts and timings (logins and registrations by
+	// outcome, throttle refusals, hashing admission, sessions, store
+	// errors), for monitoring. Default NopMetrics: nothing is recorded.
+	Metrics Metrics
+
+	// SecretKey seals second-factor secrets at rest: TOTP secrets are
+	// encrypted under a key derived from it, and recovery codes are stored
+	// as HMACs under another, so that a copy of the database alone yields
+	// neither. At least 32 bytes from a secure random source, the same on
+	// every instance, kept out of the database. Default none: TOTP cannot
+	// be enrolled or checked (ErrFactorUnavailable).
+	SecretKey []byte
+
+	// TOTP checks authenticator-app codes. Default none: TOTP is not
+	// offered (package mfa provides one).
+	TOTP TOTPVerifier
+
+	// Passkeys runs WebAuthn ceremonies. Default none: passkeys are not
+	// offered (package mfa provides one).
+	Passkeys PasskeyVerifier
+
+	// Issuer names this service in authenticator apps. Default
+	// "localauth".
+	Issuer string
 
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -78,17 +133,31 @@ type Config struct {
 // it with New and stop its background work with Close.
 type Service struct {
 	store    Store
+	handoffs HandoffStore // nil when the store keeps none
 	hasher   Hasher
 	policy   PasswordPolicy
 	lifetime time.Duration
+	remember time.Duration
+	reauth   time.Duration
 	idle     time.Duration
 	now      func() time.Time
 	rand     io.Reader
 	log      *slog.Logger
+	metrics  Metrics
 	cache    *sessionCache
-	throttle *throttle
-	hashing  chan struct{}
-	hashWait time.Duration
+	// cacheMaxAge bounds how long a cached session is trusted.
+	cacheMaxAge time.Duration
+	// lookups coalesces concurrent store reads of one session.
+	lookups     singleflight.Group
+	throttle    *throttle
+	admission   *admission
+	maxSessions int
+	deviceLife  time.Duration
+
+	secretKey []byte
+	totp      TOTPVerifier
+	passkeys  PasskeyVerifier
+	issuer    string
 
 	dummyHash func() ([]byte, error)
 
@@ -129,11 +198,29 @@ func New(store Store, cfg Config) (*Service, error) {
 	if cfg.SessionLifetime == 0 {
 		cfg.SessionLifetime = 7 * 24 * time.Hour
 	}
-	if cfg.SessionLifetime < 0 || cfg.IdleTimeout < 0 {
-		return nil, errors.New("localauth: session lifetime and idle timeout cannot be negative")
+	if cfg.RememberLifetime == 0 {
+		cfg.RememberLifetime = 30 * 24 * time.Hour
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 7 * 24 * time.Hour
+	}
+	if cfg.ReauthWindow == 0 {
+		cfg.ReauthWindow = 10 * time.Minute
+	}
+	if cfg.SessionLifetime < 0 || cfg.RememberLifetime < 0 || cfg.ReauthWindow < 0 {
+		return nil, errors.New("localauth: session lifetimes and the reauth window cannot be negative")
+	}
+	if cfg.IdleTimeout < 0 {
+		cfg.IdleTimeout = 0 // off
 	}
 	if cfg.CacheSize == 0 {
 		cfg.CacheSize = 100_000
+	}
+	if cfg.CacheMaxAge == 0 {
+		cfg.CacheMaxAge = 30 * time.Second
+	}
+	if cfg.CacheMaxAge < 0 {
+		return nil, errors.New("localauth: cache max age cannot be negative")
 	}
 	if cfg.PurgeInterval == 0 {
 		cfg.PurgeInterval = 10 * time.Minute
@@ -142,35 +229,61 @@ func New(store Store, cfg Config) (*Service, error) {
 		cfg.MaxConcurrentHashes = runtimeCPUs()
 	}
 	if cfg.HashQueueWait <= 0 {
-		cfg.HashQueueWait = 20 * time.Millisecond
+		cfg.HashQueueWait = 2 * time.Second
+	}
+	if cfg.MaxSessionsPerUser == 0 {
+		cfg.MaxSessionsPerUser = 100
+	}
+	if cfg.DeviceLifetime <= 0 {
+		cfg.DeviceLifetime = 180 * 24 * time.Hour
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NopMetrics{}
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.SecretKey != nil && len(cfg.SecretKey) < 32 {
+		return nil, errors.New("localauth: Config.SecretKey must be at least 32 bytes")
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = "localauth"
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
-	th, err := newThrottle(cfg.Throttle, cfg.Now)
+	th, err := newThrottle(cfg.Throttle, store, cfg.Now)
 	if err != nil {
 		return nil, err
 	}
+	handoffs, _ := store.(HandoffStore)
 	s := &Service{
-		store:     store,
-		hasher:    cfg.Hasher,
-		policy:    cfg.Policy,
-		lifetime:  cfg.SessionLifetime,
-		idle:      cfg.IdleTimeout,
-		now:       cfg.Now,
-		rand:      cfg.Rand,
-		log:       cfg.Logger,
-		cache:     newSessionCache(cfg.CacheSize),
-		throttle:  th,
-		hashing:   make(chan struct{}, cfg.MaxConcurrentHashes),
-		hashWait:  cfg.HashQueueWait,
-		listeners: make(map[int]func(Revocation)),
+		store:       store,
+		handoffs:    handoffs,
+		hasher:      cfg.Hasher,
+		policy:      cfg.Policy,
+		lifetime:    cfg.SessionLifetime,
+		remember:    cfg.RememberLifetime,
+		reauth:      cfg.ReauthWindow,
+		idle:        cfg.IdleTimeout,
+		now:         cfg.Now,
+		rand:        cfg.Rand,
+		log:         cfg.Logger,
+		metrics:     cfg.Metrics,
+		cache:       newSessionCache(cfg.CacheSize),
+		cacheMaxAge: cfg.CacheMaxAge,
+		throttle:    th,
+		admission:   newAdmission(cfg.MaxConcurrentHashes, cfg.HashQueueWait),
+		maxSessions: cfg.MaxSessionsPerUser,
+		deviceLife:  cfg.DeviceLifetime,
+		secretKey:   cfg.SecretKey,
+		totp:        cfg.TOTP,
+		passkeys:    cfg.Passkeys,
+		issuer:      cfg.Issuer,
+		listeners:   make(map[int]func(Revocation)),
 	}
 	// The dummy hash for unknown usernames must cost what a real one costs,
 	// so it is made by the configured hasher, once, in the background: the
@@ -262,5 +375,10 @@ func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	s.cache.sweep(now, idleBefore)
 	s.throttle.sweep()
 	n, err := s.store.DeleteExpiredSessions(ctx, now, idleBefore)
+	if err != nil {
+		s.metrics.StoreError("purge")
+	} else if n > 0 {
+		s.metrics.SessionsEnded("expired", n)
+	}
 	return n, storeErr(err)
 }

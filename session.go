@@ -79,8 +79,13 @@ func (t Token) wellFormed() bool {
 
 // Session is a login: a token's hash tied to a user until it expires.
 type Session struct {
-	// ID is assigned by the store; admin tools use it to name a session.
-	ID int64 `json:"id"`
+	// ID is the store's row id, internal: it is sequential, so it is never
+	// shown. PublicID names the session instead.
+	ID int64 `json:"-"`
+	// PublicID names the session to its user (the account page, the API)
+	// and to administrators (the CLI): 128 random bits, unrelated to the
+	// token and to every other session's id.
+	PublicID string `json:"id"`
 	// UserID is the user the session authenticates.
 	UserID int64 `json:"user_id"`
 	// TokenHash is the SHA-256 of the token. It is not serialized.
@@ -92,6 +97,23 @@ type Session struct {
 	// LastSeenAt is when the session was last used, to within
 	// Config.IdleTimeout/10 (it is not written on every request).
 	LastSeenAt time.Time `json:"last_seen_at"`
+	// IP is the client address that logged in, and UserAgent its
+	// User-Agent header (at most 512 bytes), for the user's list of
+	// sessions. Either may be empty.
+	IP        string `json:"ip"`
+	UserAgent string `json:"user_agent"`
+	// Remember is set for a "keep me signed in" login: it lives
+	// Config.RememberLifetime, and its cookie outlives the browser.
+	Remember bool `json:"remember"`
+	// ReauthAt is when the session's user last confirmed the password in
+	// it (the login, or a later Reauth), for the actions that need a
+	// recent login (Config.ReauthWindow).
+	ReauthAt time.Time `json:"reauth_at"`
+	// CredentialVersion is the version of the user's credentials that the
+	// login verified (see Credential). Store.CreateSession refuses the
+	// session when the user's version has moved on since. It is not
+	// stored with the session and not serialized.
+	CredentialVersion int64 `json:"-"`
 }
 
 // User is an account. The password hash is not part of it: it never leaves

@@ -18,25 +18,32 @@ import (
 // storetest.Run checks an implementation against this contract.
 type Store interface {
 	// CreateUser inserts u with its password hash and sets u.ID. Username
-	// is already canonical. It returns ErrUserExists when the username is
-	// taken, whatever the case of the race.
+	// is already canonical. It stores UsernameSkeleton(u.Username) beside
+	// it, unique. It returns ErrUserExists when the username is taken and
+	// ErrUsernameConfusable when another user has the same skeleton,
+	// whatever the case of the race.
 	CreateUser(ctx context.Context, u *User, passwordHash []byte) error
 	// UserByID returns the user with the given id.
 	UserByID(ctx context.Context, id int64) (User, error)
 	// UserByName returns the user with the given canonical username.
 	UserByName(ctx context.Context, username string) (User, error)
+	// UserBySkeleton returns a user whose stored skeleton (see
+	// UsernameSkeleton) is the given one.
+	UserBySkeleton(ctx context.Context, skeleton string) (User, error)
 	// Users returns every user, ordered by id.
 	Users(ctx context.Context) ([]User, error)
-	// PasswordHash returns the user's password hash.
-	PasswordHash(ctx context.Context, userID int64) ([]byte, error)
-	// SetPasswordHash replaces the user's password hash and, in the same
-	// transaction, deletes every session of the user except the one whose
-	// token hash is keep (nil: delete them all). It returns the number of
-	// sessions deleted.
+	// Credential returns the user's password hash and credential version,
+	// read together.
+	Credential(ctx context.Context, userID int64) (Credential, error)
+	// SetPasswordHash replaces the user's password hash, advances the
+	// user's credential version and, in the same transaction, deletes every
+	// session of the user except the one whose token hash is keep (nil:
+	// delete them all). It returns the number of sessions deleted.
 	SetPasswordHash(ctx context.Context, userID int64, hash []byte, keep *TokenHash) (int, error)
 	// ReplacePasswordHash sets the hash to newHash only if it is still
 	// oldHash, so that upgrading a hash at login never overwrites a password
-	// changed meanwhile. It reports whether it replaced the hash.
+	// changed meanwhile. It reports whether it replaced the hash. It does
+	// not change the credential version: the password is the same.
 	ReplacePasswordHash(ctx context.Context, userID int64, oldHash, newHash []byte) (bool, error)
 	// SetUserEnabled enables or disables the user. Disabling deletes all of
 	// the user's sessions in the same transaction.
@@ -44,8 +51,13 @@ type Store interface {
 	// DeleteUser deletes the user and all of its sessions.
 	DeleteUser(ctx context.Context, userID int64) error
 
-	// CreateSession inserts s and sets s.ID. A session for a user that does
-	// not exist is refused with ErrUserNotFound.
+	// CreateSession inserts s (PublicID, IP, UserAgent, Remember and
+	// ReauthAt included) and sets s.ID. A session for a user that does
+	// not exist is refused with ErrUserNotFound. A session whose
+	// CredentialVersion is no longer the user's is refused with
+	// ErrCredentialChanged: the check and the insert are one atomic step,
+	// so that a credential change that commits first always wins, and one
+	// that commits after it ends the new session with the others.
 	CreateSession(ctx context.Context, s *Session) error
 	// SessionByTokenHash returns the session with the given token hash and
 	// its user, expired or not: Service decides on expiry.
@@ -55,24 +67,72 @@ type Store interface {
 	// DeleteSession deletes the session with the given token hash and
 	// returns the id of its user.
 	DeleteSession(ctx context.Context, h TokenHash) (userID int64, err error)
-	// DeleteUserSessions deletes every session of the user and returns how
-	// many there were.
-	DeleteUserSessions(ctx context.Context, userID int64) (int, error)
+	// DeleteUserSessions deletes every session of the user except the one
+	// whose token hash is keep (nil: all of them) and returns how many it
+	// deleted.
+	DeleteUserSessions(ctx context.Context, userID int64, keep *TokenHash) (int, error)
+	// DeleteSessionByPublicID deletes the session with the given public id
+	// and returns it, provided it belongs to userID (0: to anyone). Else
+	// ErrInvalidSession, the same for a session of another user as for an
+	// unknown id.
+	DeleteSessionByPublicID(ctx context.Context, userID int64, publicID string) (Session, error)
+	// TrimSessions deletes the user's oldest sessions beyond the newest
+	// keep, logging each as a revocation, and returns their token hashes
+	// (none, cheaply, when the user has no more than keep).
+	TrimSessions(ctx context.Context, userID int64, keep int) ([]TokenHash, error)
+	// SetReauth records a password confirmation in the session at at.
+	// ErrInvalidSession when there is no such session.
+	SetReauth(ctx context.Context, h TokenHash, at time.Time) error
 	// Sessions returns the sessions of the user, or of every user when
 	// userID is 0, ordered by id.
 	Sessions(ctx context.Context, userID int64) ([]Session, error)
 	// DeleteExpiredSessions deletes sessions that expired at or before now,
 	// and, when idleBefore is not zero, those last seen before it. It
-	// returns how many sessions it deleted. It also deletes expired
-	// handoffs.
+	// returns how many sessions it deleted. A store that is also a
+	// HandoffStore deletes expired handoffs here too.
 	DeleteExpiredSessions(ctx context.Context, now, idleBefore time.Time) (int, error)
+}
 
-	// CreateHandoff stores a one-time code (see Service.IssueHandoff).
+// The optional abilities of a Store. Service, and the programs that run
+// it, find them with a type assertion; sqlitestore and pgstore have all of
+// them. A store for passwords and sessions alone needs none.
+
+// HandoffStore is an optional ability of a Store: single-use records that
+// any instance sharing the database can take once. Service keeps three
+// kinds there, each sealed under a secret only the client holds: the
+// one-time codes that carry a live page's login into a cookie
+// (IssueHandoff, RedeemHandoff), logins waiting for their second factor,
+// and WebAuthn ceremonies. Without it those methods return an error that
+// wraps errors.ErrUnsupported, and second factors are unavailable.
+type HandoffStore interface {
+	// CreateHandoff stores a single-use record: Sealed holds up to 16 KiB.
 	CreateHandoff(ctx context.Context, h Handoff) error
 	// TakeHandoff deletes and returns the handoff with the given code hash,
 	// if it has not expired by now; else ErrInvalidSession. Two concurrent
 	// calls for one code never both succeed.
 	TakeHandoff(ctx context.Context, codeHash TokenHash, now time.Time) (Handoff, error)
+}
+
+// Pinger is an optional ability of a Store: a cheap round trip to the
+// database, for health checks (localauth serve's /healthz).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// SchemaVersioner is an optional ability of a Store whose schema is
+// migrated: the version the database is at and the newest one the store
+// knows (localauth migrate reports both).
+type SchemaVersioner interface {
+	SchemaVersion(ctx context.Context) (current, latest int64, err error)
+}
+
+// Credential is what a login verifies: the password hash, and the version
+// of the user's credentials it belongs to. The version advances whenever a
+// credential changes, so that a login that verified an older one cannot
+// start a session after the change (see Store.CreateSession).
+type Credential struct {
+	Hash    []byte
+	Version int64
 }
 
 // Revocation tells that sessions ended: one session when All is false, every

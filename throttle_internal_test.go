@@ -8,33 +8,100 @@ import (
 	"time"
 )
 
-// C15: n concurrent failures on one key count n.
+var testRule = ThrottleRule{Free: 9, BaseDelay: time.Second, MaxDelay: time.Hour, ForgetAfter: 24 * time.Hour}
+
+// C15: n concurrent attempts on a key free for k admit exactly k.
 func TestMemThrottleAtomic(t *testing.T) {
 	m := newMemThrottle(1000)
 	now := time.Now()
-	var wg sync.WaitGroup
+	var admitted sync.WaitGroup
+	var mu sync.Mutex
+	n := 0
 	for range 200 {
-		wg.Go(func() { m.Fail(context.Background(), "k", now, now.Add(-time.Hour)) })
+		admitted.Go(func() {
+			if wait, _ := m.Admit(context.Background(), "k", now, testRule); wait == 0 {
+				mu.Lock()
+				n++
+				mu.Unlock()
+			}
+		})
 	}
-	wg.Wait()
-	if n, _, _ := m.Failures(context.Background(), "k"); n != 200 {
-		t.Fatalf("count = %d, want 200", n)
+	admitted.Wait()
+	if n != 10 {
+		t.Fatalf("admitted %d, want 10", n)
 	}
 }
 
-// RL5: counters stay bounded in memory.
-func TestMemThrottleBounded(t *testing.T) {
+// RL5: counters stay bounded in memory, and a flood of new keys evicts no
+// counter that holds more attempts than a new one: a locked key stays
+// locked.
+func TestMemThrottleFloodKeepsLocks(t *testing.T) {
 	m := newMemThrottle(100)
 	now := time.Now()
-	for i := range 10_000 {
-		m.Fail(context.Background(), fmt.Sprint("key", i), now.Add(time.Duration(i)), time.Time{})
+	for range 20 {
+		m.Admit(context.Background(), "client:victim", now, testRule)
+	}
+	wait, _ := m.Admit(context.Background(), "client:victim", now, testRule)
+	if wait == 0 {
+		t.Fatal("the victim key is not locked to begin with")
+	}
+	for i := range 200_000 {
+		m.Admit(context.Background(), fmt.Sprint("client:flood", i), now.Add(time.Duration(i)), testRule)
 	}
 	if n := m.len(); n > 100 {
 		t.Fatalf("%d entries, want at most 100", n)
 	}
+	if wait, _ := m.Admit(context.Background(), "client:victim", now, testRule); wait == 0 {
+		t.Fatal("200,000 new keys unlocked the victim")
+	}
 	m.sweep(now.Add(time.Hour))
 	if n := m.len(); n != 0 {
 		t.Fatalf("%d entries after sweeping everything old, want 0", n)
+	}
+}
+
+// Keys that hold one attempt give way to new ones; keys with more do not.
+func TestMemThrottleEvictsOnlyLighterKeys(t *testing.T) {
+	m := newMemThrottle(2)
+	now := time.Now()
+	ctx := context.Background()
+	m.Admit(ctx, "a", now, testRule)
+	m.Admit(ctx, "a", now, testRule)
+	m.Admit(ctx, "b", now, testRule)
+	m.Admit(ctx, "c", now, testRule) // evicts b (one attempt), never a
+	if c, _ := m.Count(ctx, "a"); c.Count != 2 {
+		t.Fatalf("a: %d attempts, want 2", c.Count)
+	}
+	if c, _ := m.Count(ctx, "b"); c.Count != 0 {
+		t.Fatalf("b not evicted: %d", c.Count)
+	}
+	m.Admit(ctx, "c", now, testRule) // c now holds 2, like a
+	m.Admit(ctx, "d", now, testRule) // no room: counted under overflow
+	if c, _ := m.Count(ctx, "d"); c.Count != 0 {
+		t.Fatal("d evicted a heavier key")
+	}
+	if c, _ := m.Count(ctx, overflowKey); c.Count != 1 {
+		t.Fatalf("overflow: %d, want 1", c.Count)
+	}
+}
+
+func TestLoginRateBurstThenSteady(t *testing.T) {
+	l := newLoginRate(6, 3, 100) // one every 10s after a burst of 3
+	now := time.Now()
+	for i := range 3 {
+		if w := l.wait("192.0.2.1", now); w != 0 {
+			t.Fatalf("login %d of the burst waits %v", i+1, w)
+		}
+		l.spend("192.0.2.1", now)
+	}
+	if w := l.wait("192.0.2.1", now); w != 10*time.Second {
+		t.Fatalf("after the burst: wait %v, want 10s", w)
+	}
+	if w := l.wait("192.0.2.2", now); w != 0 {
+		t.Fatalf("another client waits %v", w)
+	}
+	if w := l.wait("192.0.2.1", now.Add(10*time.Second)); w != 0 {
+		t.Fatalf("after 10s: wait %v", w)
 	}
 }
 

@@ -53,10 +53,23 @@ func TestThrottleAccount(t *testing.T) {
 			e.Clock.Advance(8 * time.Second)
 		})
 	}
-	// Success resets the account.
-	e.MustLogin(t, "alice", goodPW)
-	if _, err := e.Svc.Login(ctx, "alice", "wrong password"); !errors.Is(err, localauth.ErrInvalidCredentials) {
-		t.Fatalf("after a successful login: got %v, want a plain failure", err)
+	// A successful login gives its attempt back, no more: strangers who
+	// locked the account do not get it unlocked by its owner.
+	res := e.MustLogin(t, "alice", goodPW)
+	if _, err := e.Svc.Login(ctx, "alice", "wrong password"); !errors.Is(err, localauth.ErrRateLimited) {
+		t.Fatalf("a stranger after the owner's login: got %v, want ErrRateLimited", err)
+	}
+	// The owner's browser, with the device token of that login, has its
+	// own allowance.
+	if res.DeviceToken == "" {
+		t.Fatal("a login returned no device token")
+	}
+	owner := localauth.WithDeviceToken(ctx, res.DeviceToken)
+	if _, err := e.Svc.Login(owner, "alice", "wrong password"); !errors.Is(err, localauth.ErrInvalidCredentials) {
+		t.Fatalf("the owner's device while strangers are locked out: got %v, want a plain failure", err)
+	}
+	if _, err := e.Svc.Login(owner, "alice", goodPW); err != nil {
+		t.Fatalf("the owner's device logs in while strangers are locked out: %v", err)
 	}
 }
 
@@ -160,5 +173,116 @@ func TestThrottleForgets(t *testing.T) {
 	e.Clock.Advance(24*time.Hour + time.Second)
 	if _, err := e.Svc.Login(ctx, "someone", "wrong"); !errors.Is(err, localauth.ErrInvalidCredentials) {
 		t.Fatalf("a day later: got %v, want a plain failure", err)
+	}
+}
+
+// A user's sessions are capped: the oldest ends when a login would exceed
+// the cap, and its listeners (open live pages) are told.
+func TestSessionsPerUserCapped(t *testing.T) {
+	e := MustEnv(t, func(c *localauth.Config) { c.MaxSessionsPerUser = 3 })
+	u := e.MustRegister(t, "alice", goodPW)
+	var mu sync.Mutex
+	var ended []localauth.TokenHash
+	defer e.Svc.OnRevoke(func(r localauth.Revocation) {
+		mu.Lock()
+		defer mu.Unlock()
+		ended = append(ended, r.TokenHash)
+	})()
+	var logins []localauth.LoginResult
+	for range 5 {
+		logins = append(logins, e.MustLogin(t, "alice", goodPW))
+	}
+	sessions, err := e.Svc.Sessions(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sessions) != 3 {
+		t.Fatalf("%d sessions, want 3", len(sessions))
+	}
+	for i, l := range logins {
+		_, err := e.Svc.Authenticate(ctx, l.Token)
+		if live := err == nil; live != (i >= 2) {
+			t.Fatalf("login %d: live %v (%v), want only the newest three live", i+1, live, err)
+		}
+	}
+	// Listeners may hear a revocation twice (from this process and again
+	// from the store's log): what counts is which sessions they heard of.
+	mu.Lock()
+	defer mu.Unlock()
+	heard := map[localauth.TokenHash]bool{}
+	for _, h := range ended {
+		heard[h] = true
+	}
+	if len(heard) != 2 || !heard[logins[0].Session.TokenHash] || !heard[logins[1].Session.TokenHash] {
+		t.Fatalf("revocations told for %d sessions, want the two oldest", len(heard))
+	}
+}
+
+// A client that loops correct logins slows itself after its burst; another
+// client is not affected.
+func TestSuccessfulLoginsRateLimitedPerClient(t *testing.T) {
+	e := MustEnv(t, func(c *localauth.Config) {
+		c.Throttle.ClientLoginsPerMinute = 6
+		c.Throttle.ClientLoginBurst = 3
+	})
+	e.MustRegister(t, "alice", goodPW)
+	looper := localauth.WithClientIP(ctx, "192.0.2.50")
+	for i := range 3 {
+		if _, err := e.Svc.Login(looper, "alice", goodPW); err != nil {
+			t.Fatalf("login %d of the burst: %v", i+1, err)
+		}
+	}
+	_, err := e.Svc.Login(looper, "alice", goodPW)
+	if d := retryAfter(t, err); d != 10*time.Second {
+		t.Fatalf("RetryAfter %v, want 10s", d)
+	}
+	if _, err := e.Svc.Login(localauth.WithClientIP(ctx, "192.0.2.51"), "alice", goodPW); err != nil {
+		t.Fatalf("another client: %v", err)
+	}
+	e.Clock.Advance(10 * time.Second)
+	if _, err := e.Svc.Login(looper, "alice", goodPW); err != nil {
+		t.Fatalf("after the wait: %v", err)
+	}
+}
+
+// Logins whose hash was never tried (the server was busy) do not count: a
+// busy server never locks anyone out. The refusal says when to retry.
+func TestBusyLoginsDoNotCount(t *testing.T) {
+	var gate *gatedHasher
+	e := MustEnv(t, func(c *localauth.Config) {
+		gate = &gatedHasher{CountingHasher: c.Hasher.(*CountingHasher)}
+		c.Hasher = gate
+		c.MaxConcurrentHashes = 1
+		c.HashQueueWait = time.Millisecond
+		c.Throttle.AccountFree = 1
+	})
+	e.MustRegister(t, "alice", goodPW)
+	e.MustRegister(t, "carol", goodPW)
+	gate.arm()
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Svc.Login(localauth.WithClientIP(ctx, "192.0.2.60"), "alice", goodPW)
+		done <- err
+	}()
+	<-gate.verified // alice's login holds the only slot
+	for range 5 {
+		_, err := e.Svc.Login(localauth.WithClientIP(ctx, "192.0.2.61"), "carol", "wrong password")
+		var busy *localauth.BusyError
+		if !errors.As(err, &busy) || busy.RetryAfter <= 0 {
+			t.Fatalf("while the slot is held: %v, want a *BusyError with RetryAfter", err)
+		}
+	}
+	close(gate.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// carol's count is untouched: one free failure and the next attempt.
+	for range 2 {
+		if _, err := e.Svc.Login(ctx, "carol", "wrong password"); !errors.Is(err, localauth.ErrInvalidCredentials) {
+			t.Fatalf("after the busy refusals: %v, want a plain failure", err)
+		}
+	}
+	if _, err := e.Svc.Login(ctx, "carol", "wrong password"); !errors.Is(err, localauth.ErrRateLimited) {
+		t.Fatalf("third failure: %v, want ErrRateLimited", err)
 	}
 }

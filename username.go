@@ -29,9 +29,12 @@ const MaxUsernameLength = 64
 // It refuses, with a *PolicyError wrapping ErrInvalidUsername: the empty
 // string, spaces and other characters the profile disallows (zero-width
 // characters, controls, symbols), punctuation other than ". _ - @ +", names
-// longer than MaxUsernameLength, and
-// names whose letters come from more than one script in a way that can only
-// serve to imitate another name (a Cyrillic "а" among Latin letters).
+// longer than MaxUsernameLength, combining marks that NFC does not compose
+// into one letter with their base ("i" followed by U+0307 COMBINING DOT
+// ABOVE), and names whose letters come from more than one script in a way
+// that can only serve to imitate another name (a Cyrillic "а" among Latin
+// letters). Names that merely look like an existing one ("асе" beside "ace")
+// are valid here and refused at registration (see UsernameSkeleton).
 // Canonicalizing a canonical username returns it unchanged.
 func CanonicalUsername(username string) (string, error) {
 	if strings.TrimSpace(username) == "" {
@@ -50,6 +53,15 @@ func CanonicalUsername(username string) (string, error) {
 	for _, r := range canonical {
 		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r) && !strings.ContainsRune(usernamePunctuation, r) {
 			return "", usernameError("Username may contain only letters, digits and %s", usernamePunctuationText)
+		}
+	}
+	// NFC has composed every mark that forms one letter with its base
+	// ("é", "ẹ"); a mark of the Inherited script left over ("i" + U+0307,
+	// "e" + U+0332) draws on the letter without being one, the classic way
+	// to make a second "alice".
+	for _, r := range canonical {
+		if isInheritedMark(r) {
+			return "", usernameError("Username cannot contain accents or marks that are not part of a letter.")
 		}
 	}
 	if n := utf8.RuneCountInString(canonical); n > MaxUsernameLength {

@@ -14,6 +14,31 @@
 // must come from state, computed on the server after it checked who the tab
 // belongs to.
 //
+// # State variables
+//
+// A substate is a pointer to a struct. Its fields tagged live:"…" are the
+// tab's variables, named on the page "substate.name"; untagged fields are
+// Go's alone:
+//
+//	type LoginState struct {
+//		ErrorMessage string `live:"error_message"`                       // synced to the page
+//		Token        string `live:"auth_token,server,local=_auth_token"` // never in page state
+//		attempts     int                                                 // untagged: Go only
+//	}
+//
+// Options follow the name, comma-separated:
+//
+//   - server: the variable stays on the server. It is never sent to the
+//     page, but computed values may depend on it.
+//   - local=KEY: the variable is mirrored in the browser's LocalStorage
+//     under KEY (or its sessionStorage, see Tab.SessionStorage), sent with
+//     the tab's hello on every connection, and hydrated from there. With
+//     server, the browser keeps the value but no page script ever sees it in
+//     the state: the pattern for a session token.
+//
+// Variables synced to the page must be JSON-encodable; State panics at
+// start-up on a tag it cannot read.
+//
 // The package knows nothing of authentication.
 package live
 
@@ -36,11 +61,19 @@ import (
 // states its default.
 type Config struct {
 	// OriginPatterns are host patterns (as in path.Match, e.g.
-	// "*.example.com") of other origins allowed to open the websocket. The
-	// page's own origin is always allowed; a handshake from any other
-	// origin is refused with 403 (cross-site websocket hijacking). Default
+	// "*.example.com", or "https://*.example.com" to match the scheme too)
+	// of other origins allowed to open the websocket. The page's own
+	// origin, scheme, host and port, is always allowed; a handshake from
+	// any other origin is refused with 403 (cross-site websocket
+	// hijacking), the same host under another scheme included. Default
 	// none.
 	OriginPatterns []string
+
+	// Secure reports whether a request reached the server over TLS,
+	// directly or through a trusted proxy: the page's own origin is then
+	// https. Default: r.TLS != nil. The web package's Auth.Secure believes
+	// X-Forwarded-Proto from trusted proxies.
+	Secure func(r *http.Request) bool
 
 	// MaxMessageBytes bounds one message from a page; a larger one closes
 	// the connection with status 1009. Default 64 KiB.
@@ -59,6 +92,14 @@ type Config struct {
 	// MaxConnsPerClient bounds the open connections of one client address.
 	// Default 64.
 	MaxConnsPerClient int
+
+	// MaxConns bounds the open connections of the whole App, so that
+	// websockets from many addresses cannot use up the process's file
+	// descriptors and leave none for logins, the API and the database:
+	// past it a new websocket is refused with 503 and Retry-After while
+	// plain HTTP requests keep being served. Default DefaultMaxConns(),
+	// derived from the open-file limit; negative means no ceiling.
+	MaxConns int
 
 	// Head is extra trusted markup for every page's <head>, such as a
 	// stylesheet link. Default none.
@@ -89,10 +130,15 @@ type App struct {
 
 	onClose   []func(*Tab)
 	onConnect []func(*http.Request, *Tab)
+	onEvent   []func(*Tab)
 
-	mu      sync.Mutex
-	tabs    map[*Tab]struct{}
-	perIP   map[string]int
+	mu    sync.Mutex
+	tabs  map[*Tab]struct{}
+	perIP map[string]int
+	conns int // admitted connections, handshakes included
+	// poller holds idle tabs' connections, so that they need no
+	// goroutine.
+	poller  *poller
 	closing bool
 	wg      sync.WaitGroup
 }
@@ -151,6 +197,12 @@ func New(cfg Config) *App {
 	if cfg.MaxConnsPerClient <= 0 {
 		cfg.MaxConnsPerClient = 64
 	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = DefaultMaxConns()
+	}
+	if cfg.Secure == nil {
+		cfg.Secure = func(r *http.Request) bool { return r.TLS != nil }
+	}
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = remoteHost
 	}
@@ -165,6 +217,7 @@ func New(cfg Config) *App {
 		pages:    make(map[string]page),
 		assets:   make(map[string]asset),
 		tabs:     make(map[*Tab]struct{}),
+		poller:   newPoller(),
 		perIP:    make(map[string]int),
 	}
 	a.assets["/_live/live.js"] = asset{"text/javascript; charset=utf-8", clientJS}
@@ -271,6 +324,13 @@ func (a *App) OnConnect(fn func(r *http.Request, t *Tab)) { a.onConnect = append
 // OnClose registers fn to run when a tab disconnects, on the tab's
 // connection goroutine.
 func (a *App) OnClose(fn func(t *Tab)) { a.onClose = append(a.onClose, fn) }
+
+// OnEvent registers fn to run on the tab before each of its events and
+// navigations, in turn with them. fn may invalidate computed values that
+// depend on something outside the tab and call t.Flush, so that the event's
+// handler sees them fresh (liveauth re-checks a session the store could not
+// confirm earlier).
+func (a *App) OnEvent(fn func(t *Tab)) { a.onEvent = append(a.onEvent, fn) }
 
 // Asset serves data at path with the given content type (a stylesheet, an
 // image).

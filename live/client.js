@@ -10,9 +10,15 @@
 //   data-show="expr" / data-hide="expr"                hidden attribute
 //   data-value="expr"                                  an input's value
 //   data-disabled="expr"                               disabled property
+//   data-src="sub.var"                                 an <img>'s src: a data:image/png URL or a local path
 //   data-on-submit="login.on_submit"                   a form's fields as an event
 //   data-on-click="auth.do_logout"                     a click as an event
 //   data-on-mount="login.redir"                        an event each time the element is shown
+//   data-each="account.sessions"                       one copy of the element's <template> per
+//                                                      item of a list; inside a copy:
+//     data-item-text="device"                          the item's field as textContent
+//     data-item-show="current" / data-item-hide="..."  hidden attribute from the item's field
+//     data-on-click="x.y" data-item-field="id"         a click as an event carrying the item's field
 (() => {
   "use strict";
 
@@ -61,11 +67,18 @@
       backoff = 500;
       const local = {};
       for (const k of localKeys) {
-        const v = localStorage.getItem(k);
+        // A value the server asked to keep for this browser session only
+        // is in sessionStorage.
+        const v = localStorage.getItem(k) ?? sessionStorage.getItem(k);
         if (v !== null) local[k] = v;
       }
       const id = nextID++;
-      pending.set(id, () => {
+      const sock = ws;
+      pending.set(id, (ok) => {
+        // Only an answered hello on the socket still open hydrates the
+        // page: a hello refused, or one whose socket closed before the
+        // reply was applied, leaves it offline until the next connection.
+        if (!ok || ws !== sock || sock.readyState !== WebSocket.OPEN) return;
         hydrated = true;
         everConnected = true;
         status("");
@@ -171,10 +184,20 @@
         break;
       }
       case "local_set":
-        if (localKeys.includes(a.key)) localStorage.setItem(a.key, a.value);
+        if (!localKeys.includes(a.key)) break;
+        if (a.session) {
+          sessionStorage.setItem(a.key, a.value);
+          localStorage.removeItem(a.key);
+        } else {
+          localStorage.setItem(a.key, a.value);
+          sessionStorage.removeItem(a.key);
+        }
         break;
       case "local_remove":
-        if (localKeys.includes(a.key)) localStorage.removeItem(a.key);
+        if (localKeys.includes(a.key)) {
+          localStorage.removeItem(a.key);
+          sessionStorage.removeItem(a.key);
+        }
         break;
     }
   }
@@ -274,6 +297,13 @@
       if (document.activeElement !== el) el.value = v === undefined || v === null ? "" : String(v);
     }
     for (const el of r.querySelectorAll("[data-disabled]")) el.disabled = evaluate(el.dataset.disabled);
+    for (const el of r.querySelectorAll("img[data-src]")) {
+      const v = lookup(el.dataset.src);
+      const src = typeof v === "string" && (v.startsWith("data:image/png;base64,") || isLocalPath(v)) ? v : "";
+      if (src === "") el.removeAttribute("src");
+      else if (el.getAttribute("src") !== src) el.setAttribute("src", src);
+    }
+    for (const el of r.querySelectorAll("[data-each]")) renderList(el);
     if (!hydrated || leaving) return;
     // data-on-mount fires each time its element is shown, like a component
     // that mounts when a condition renders it.
@@ -285,6 +315,41 @@
       } else if (!shown) {
         el.liveMounted = false;
       }
+    }
+  }
+
+  // renderList fills el with one copy of its <template> per item of the
+  // list its data-each names, rebuilding only when the list changed.
+  function renderList(el) {
+    const tpl = el.querySelector(":scope > template");
+    if (!tpl) return;
+    const items = lookup(el.dataset.each);
+    const list = Array.isArray(items) ? items : [];
+    const key = JSON.stringify(list);
+    if (el.liveRendered === key) return;
+    el.liveRendered = key;
+    for (const child of Array.from(el.children)) {
+      if (child !== tpl) child.remove();
+    }
+    for (const item of list) {
+      const copy = tpl.content.cloneNode(true);
+      const field = (name) => {
+        const v = item === null || typeof item !== "object" ? undefined : item[name.trim()];
+        return v === undefined || v === null ? "" : v;
+      };
+      for (const e of copy.querySelectorAll("[data-item-text]")) e.textContent = String(field(e.dataset.itemText));
+      for (const e of copy.querySelectorAll("[data-item-show]")) e.hidden = !truthy(field(e.dataset.itemShow));
+      for (const e of copy.querySelectorAll("[data-item-hide]")) e.hidden = truthy(field(e.dataset.itemHide));
+      for (const e of copy.querySelectorAll("[data-on-click][data-item-field]")) {
+        const name = e.dataset.itemField;
+        const value = String(field(name));
+        e.addEventListener("click", (ev) => {
+          ev.preventDefault();
+          send({ t: "event", name: e.dataset.onClick, fields: { [name]: value } });
+        });
+        e.liveWired = true;
+      }
+      el.appendChild(copy);
     }
   }
 
@@ -315,6 +380,7 @@
       });
     }
     for (const el of r.querySelectorAll("[data-on-click]")) {
+      if (el.liveWired || el.closest("[data-each]")) continue; // list items wire themselves
       el.addEventListener("click", (e) => {
         e.preventDefault();
         const href = el.getAttribute("href");

@@ -3,10 +3,11 @@ package live
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -26,10 +27,24 @@ const writeTimeout = 10 * time.Second
 
 func (a *App) serveSocket(w http.ResponseWriter, r *http.Request) {
 	ip := a.cfg.ClientIP(r)
-	if !a.admit(ip) {
-		a.log.Warn("live: connection refused", "reason", "too many connections or shutting down", "ip", ip)
+	if a.foreignScheme(r) {
+		a.log.Warn("live: handshake refused", "ip", ip, "origin", truncate(r.Header.Get("Origin"), 200), "err", "origin scheme is not the page's")
+		http.Error(w, "cross-origin websocket refused", http.StatusForbidden)
+		return
+	}
+	switch reason := a.admit(ip); reason {
+	case "":
+	case refusedPerClient:
+		a.log.Warn("live: connection refused", "reason", reason, "ip", ip)
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, "too many connections", http.StatusTooManyRequests)
+		return
+	default:
+		// The server as a whole is full or stopping: not this client's
+		// doing, so 503, and the page retries later.
+		a.log.Warn("live: connection refused", "reason", reason, "ip", ip)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "server busy", http.StatusServiceUnavailable)
 		return
 	}
 	// The server's read and write timeouts are for requests; a websocket
@@ -37,7 +52,8 @@ func (a *App) serveSocket(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Time{})
 	rc.SetWriteDeadline(time.Time{})
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: a.cfg.OriginPatterns})
+	sb := &smallBuffers{ResponseWriter: w}
+	c, err := websocket.Accept(sb, r, &websocket.AcceptOptions{OriginPatterns: a.cfg.OriginPatterns})
 	if err != nil {
 		// Accept has answered already: 403 for a foreign Origin, 400 for
 		// a request that is not a websocket handshake.
@@ -46,7 +62,9 @@ func (a *App) serveSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.SetReadLimit(a.cfg.MaxMessageBytes)
-	t := a.newConnTab(c, ip)
+	rd := a.newTabReader(c, ip, sb)
+	t := a.newConnTab(c, ip, rd.closeConn)
+	rd.t = t
 	for _, fn := range a.onConnect {
 		fn(r, t)
 	}
@@ -56,15 +74,17 @@ func (a *App) serveSocket(w http.ResponseWriter, r *http.Request) {
 		t.closeWith(statusGoingAway, "")
 		return
 	}
-	// One goroutine per tab: it reads and runs the tab. The HTTP server's
-	// goroutine returns now, and with it the handshake's request and
-	// buffers, so an idle tab costs as little memory as it can.
-	go a.serveTab(t, c, ip)
+	// The tab is read by a goroutine of its own while it has messages,
+	// by none while idle (see tabReader). The HTTP server's goroutine
+	// returns now, and with it the handshake's request and buffers, so an
+	// idle tab costs as little memory as it can.
+	rd.start()
 }
 
 // newConnTab makes the tab of a new connection, with its way to send and to
-// close.
-func (a *App) newConnTab(c *websocket.Conn, ip string) *Tab {
+// close; closeConn runs the close handshake it is given (see
+// tabReader.closeConn).
+func (a *App) newConnTab(c *websocket.Conn, ip string, closeConn func(handshake func())) *Tab {
 	ctx, cancel := context.WithCancel(context.Background())
 	t := newTab(a, ctx, ip)
 	closed := make(chan struct{})
@@ -80,7 +100,7 @@ func (a *App) newConnTab(c *websocket.Conn, ip string) *Tab {
 		// The close handshake (send the code, wait for the page's
 		// answer) unblocks the reader.
 		go func() {
-			c.Close(websocket.StatusCode(code), reason)
+			closeConn(func() { c.Close(websocket.StatusCode(code), reason) })
 			close(closed)
 		}()
 	}
@@ -111,37 +131,55 @@ func (a *App) newConnTab(c *websocket.Conn, ip string) *Tab {
 	return t
 }
 
-// serveTab reads the tab's messages and runs them, in order, until the
-// connection ends.
-func (a *App) serveTab(t *Tab, c *websocket.Conn, ip string) {
-	defer a.release(ip)
-	defer a.unregister(t)
-	a.readLoop(t, c)
-	t.closeWith(statusNormal, "")
-	// Let the close handshake finish, then wait for a push still running.
-	select {
-	case <-t.closeDone:
-	case <-time.After(10 * time.Second):
-	}
-	c.CloseNow()
-	t.mu.Lock()
-	t.mu.Unlock()
-}
+// Why admit refused a connection.
+const (
+	refusedPerClient = "too many connections from this client"
+	refusedTotal     = "too many connections in all"
+	refusedClosing   = "shutting down"
+)
 
-// admit counts a new connection of ip, or refuses it.
-func (a *App) admit(ip string) bool {
+// admit counts a new connection of ip, or says why it is refused.
+func (a *App) admit(ip string) string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.closing || a.perIP[ip] >= a.cfg.MaxConnsPerClient {
-		return false
+	switch {
+	case a.closing:
+		return refusedClosing
+	case a.cfg.MaxConns > 0 && a.conns >= a.cfg.MaxConns:
+		return refusedTotal
+	case a.perIP[ip] >= a.cfg.MaxConnsPerClient:
+		return refusedPerClient
 	}
 	a.perIP[ip]++
-	return true
+	a.conns++
+	return ""
+}
+
+// foreignScheme reports whether the handshake's Origin names this very host
+// under another scheme than the one the request came by (an https page of
+// this host talking to its http server, or the reverse). The library's
+// check compares hosts only.
+func (a *App) foreignScheme(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return false
+	}
+	u, err := url.Parse(o)
+	if err != nil || !strings.EqualFold(u.Host, r.Host) {
+		// Not this host: the library decides, by OriginPatterns.
+		return false
+	}
+	want := "http"
+	if a.cfg.Secure(r) {
+		want = "https"
+	}
+	return !strings.EqualFold(u.Scheme, want)
 }
 
 func (a *App) release(ip string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.conns--
 	if a.perIP[ip]--; a.perIP[ip] <= 0 {
 		delete(a.perIP, ip)
 	}
@@ -168,57 +206,6 @@ func (a *App) unregister(t *Tab) {
 	a.wg.Done()
 }
 
-// readLoop reads, rate-limits and decodes messages, and runs each on the
-// tab, in order. It ends on a read error, an idle timeout, a message over the
-// size limit (which the library answers with 1009), or when the tab closes.
-//
-// Its reads do not use the tab's context: the tab ends by the server sending
-// a close frame (with its code), which is what ends the read.
-func (a *App) readLoop(t *Tab, c *websocket.Conn) {
-	bucket := newTokenBucket(a.cfg.EventsPerSecond, a.cfg.EventBurst)
-	strikes := 0
-	for t.ctx.Err() == nil {
-		rctx, cancel := context.WithTimeout(context.Background(), a.cfg.IdleTimeout)
-		typ, data, err := c.Read(rctx)
-		idle := rctx.Err() != nil
-		cancel()
-		if err != nil {
-			if idle {
-				a.log.Info("live: idle connection closed", "ip", t.clientIP)
-			}
-			return
-		}
-		if !bucket.take(time.Now()) {
-			strikes++
-			if strikes > 10*a.cfg.EventBurst {
-				a.log.Warn("live: connection closed for flooding", "ip", t.clientIP)
-				t.closeWith(statusPolicy, "too many messages")
-				return
-			}
-			t.send(serverMessage{T: "error", Error: ErrCodeRateLimited, Message: "Too many events; slow down."})
-			continue
-		}
-		if typ != websocket.MessageText {
-			a.replyBad(t, 0, errors.New("binary message"))
-			continue
-		}
-		m, err := decodeClientMessage(data)
-		if err != nil {
-			a.replyBad(t, 0, err)
-			continue
-		}
-		if m.T == "ping" {
-			continue
-		}
-		t.mu.Lock()
-		ok := a.handle(t, m)
-		t.mu.Unlock()
-		if !ok {
-			return
-		}
-	}
-}
-
 func (a *App) replyBad(t *Tab, id int64, err error) {
 	a.log.Warn("live: malformed message", "ip", t.clientIP, "err", err)
 	t.send(serverMessage{T: "error", ID: id, Error: ErrCodeBadMessage, Message: "The message could not be understood."})
@@ -238,6 +225,7 @@ func (a *App) handle(t *Tab, m clientMessage) bool {
 			return t.send(serverMessage{T: "error", ID: m.ID, Error: ErrCodeNotHydrated, Message: "Send hello first."})
 		}
 		t.route, t.query = m.Route, m.Query
+		a.beforeEvent(t, m)
 		return t.sync(m.ID, true)
 	case "event":
 		h, ok := a.handlers[m.Name]
@@ -248,6 +236,7 @@ func (a *App) handle(t *Tab, m clientMessage) bool {
 		if !t.hydrated {
 			return t.send(serverMessage{T: "error", ID: m.ID, Error: ErrCodeNotHydrated, Message: "Send hello first."})
 		}
+		a.beforeEvent(t, m)
 		var herr error
 		a.safely(t, m.ID, m.Name, func() { herr = h(t.ctx, t, Event{Name: m.Name, Fields: m.Fields}) })
 		if herr != nil {
@@ -261,6 +250,13 @@ func (a *App) handle(t *Tab, m clientMessage) bool {
 		return t.sync(m.ID, true)
 	}
 	return true
+}
+
+// beforeEvent runs the OnEvent hooks for message m.
+func (a *App) beforeEvent(t *Tab, m clientMessage) {
+	for _, fn := range a.onEvent {
+		a.safely(t, m.ID, "before "+m.T, func() { fn(t) })
+	}
 }
 
 // safely runs fn, turning a panic into a log line and an error reply: a

@@ -228,7 +228,7 @@ func TestHydrationSendsFullStateThenDeltas(t *testing.T) {
 	}
 }
 
-// S5, S6: a computed value is recomputed only when a dependency changed.
+// A computed value is recomputed only when a dependency changed.
 func TestComputedRecomputedOnlyOnDependencyChange(t *testing.T) {
 	f := newFixture(t, live.Config{})
 	c := f.mustDial(t)
@@ -276,7 +276,7 @@ func TestClientActionsAndLocalStorage(t *testing.T) {
 	}
 }
 
-// S7, S8: only registered handlers run; anything else gets an error.
+// Only registered handlers run; anything else gets an error.
 func TestUnknownAndMalformedMessages(t *testing.T) {
 	f := newFixture(t, live.Config{})
 	c := f.mustDial(t)
@@ -488,8 +488,8 @@ func TestPushShutdownAndGoroutines(t *testing.T) {
 			t.Fatalf("close status %d, want 1001", code)
 		}
 	}
-	if _, res, err := f.dial(t, ""); err == nil || res.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("a connection after Shutdown: %v %v", err, res)
+	if _, res, err := f.dial(t, ""); err == nil || res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a connection after Shutdown: %v %v, want 503", err, res)
 	}
 	f.srv.Close()
 	deadline := time.Now().Add(5 * time.Second)

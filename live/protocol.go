@@ -129,20 +129,23 @@ type serverMessage struct {
 	T       string                                `json:"t"`
 	ID      int64                                 `json:"id,omitempty"`
 	Delta   map[string]map[string]json.RawMessage `json:"delta,omitempty"`
-	Actions []Action                              `json:"actions,omitempty"`
+	Actions []action                              `json:"actions,omitempty"`
 	Done    bool                                  `json:"done,omitempty"`
 	Error   string                                `json:"error,omitempty"`
 	Message string                                `json:"message,omitempty"`
 }
 
-// Action is an instruction to the page, run in order after the update's
+// action is an instruction to the page, run in order after the update's
 // delta is applied.
-type Action struct {
+type action struct {
 	Do    string `json:"do"`
 	To    string `json:"to,omitempty"`
 	ID    string `json:"id,omitempty"`
 	Key   string `json:"key,omitempty"`
 	Value string `json:"value,omitempty"`
+	// Session, on a local_set, keeps the value in the page's
+	// sessionStorage instead of its LocalStorage (see Tab.SessionStorage).
+	Session bool `json:"session,omitempty"`
 }
 
 // Error codes of error replies.

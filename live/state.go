@@ -6,19 +6,8 @@ import (
 	"strings"
 )
 
-// A substate is a pointer to a struct registered with App.State. Its fields
-// tagged `live:"…"` are the state's variables:
-//
-//	type LoginState struct {
-//		ErrorMessage string `live:"error_message"`                   // synced to the page
-//		attempts     int                                             // untagged: Go only
-//		Token        string `live:"auth_token,server,local=_auth_token"` // kept in LocalStorage, never in page state
-//	}
-//
-// Options after the name: "server" keeps the variable on the server (it is
-// never sent to the page, but computed values may depend on it); "local=KEY"
-// mirrors it in the browser's LocalStorage under KEY, hydrated from there on
-// connect.
+// fieldDef is one tagged field of a substate: a variable, with the options
+// of its live:"…" tag (see the package documentation).
 type fieldDef struct {
 	index  int
 	name   string // variable name within the substate

@@ -1,8 +1,8 @@
 package live
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"net/url"
 	"reflect"
@@ -24,13 +24,16 @@ type Tab struct {
 	route, query string
 	hydrated     bool
 
-	// last holds the JSON of every variable and computed value as last
-	// settled, synced or not; sent holds what the page was last sent.
-	last     map[string][]byte
+	// last holds a digest of the JSON of every variable and computed
+	// value as last settled, synced or not: enough to tell a change, and a
+	// fraction of the JSON's memory in a tab that sits idle for hours. The
+	// digest is SHA-256, cut to 128 bits: no value can be made to look
+	// unchanged, so no update (a private value cleared, say) is skipped.
+	last     map[string][16]byte
 	computed map[string]any
 	invalid  map[string]bool
 	stored   map[string]string // LocalStorage as the page holds it
-	actions  []Action
+	actions  []action
 
 	// mu is held while the tab runs anything: a message, a push. It is what
 	// makes a tab's work happen one piece at a time, in order.
@@ -75,7 +78,7 @@ func newTab(a *App, ctx context.Context, clientIP string) *Tab {
 		ctx:      ctx,
 		clientIP: clientIP,
 		states:   make(map[string]reflect.Value, len(a.states)),
-		last:     make(map[string][]byte),
+		last:     make(map[string][16]byte),
 		computed: make(map[string]any),
 		invalid:  make(map[string]bool),
 		stored:   make(map[string]string),
@@ -136,22 +139,22 @@ func (t *Tab) Invalidate(names ...string) {
 // Redirect sends the page to a local path ("/login?x=1"). The client
 // navigates without reloading when the path is a page of the app. A path that
 // does not start with a single "/" is refused by the client.
-func (t *Tab) Redirect(path string) { t.actions = append(t.actions, Action{Do: "redirect", To: path}) }
+func (t *Tab) Redirect(path string) { t.actions = append(t.actions, action{Do: "redirect", To: path}) }
 
 // SetValue sets the value of the form field with the given element id.
 func (t *Tab) SetValue(id, value string) {
-	t.actions = append(t.actions, Action{Do: "set_value", ID: id, Value: value})
+	t.actions = append(t.actions, action{Do: "set_value", ID: id, Value: value})
 }
 
 // Post makes the page POST body (JSON) to a local path of the site, with its
 // cookies, and wait for the answer before it runs the next action. It lets a
 // handler have the browser set an HttpOnly cookie that scripts never see.
 func (t *Tab) Post(path, body string) {
-	t.actions = append(t.actions, Action{Do: "post", To: path, Value: body})
+	t.actions = append(t.actions, action{Do: "post", To: path, Value: body})
 }
 
 // Focus moves the focus to the element with the given id.
-func (t *Tab) Focus(id string) { t.actions = append(t.actions, Action{Do: "focus", ID: id}) }
+func (t *Tab) Focus(id string) { t.actions = append(t.actions, action{Do: "focus", ID: id}) }
 
 // Flush sends what changed so far, before the handler returns: a handler
 // that waits (a delay, a slow call) shows progress this way. It returns
@@ -221,8 +224,10 @@ func (t *Tab) settleOnce(changed map[string][]byte) bool {
 			t.app.log.Error("live: a state value cannot be encoded", "var", name, "err", err)
 			return
 		}
-		if old, ok := t.last[name]; !ok || !bytes.Equal(old, b) {
-			t.last[name] = b
+		sum := sha256.Sum256(b)
+		digest := [16]byte(sum[:16])
+		if old, ok := t.last[name]; !ok || old != digest {
+			t.last[name] = digest
 			changed[name] = b
 			pass[name] = true
 		}
@@ -256,6 +261,22 @@ func (t *Tab) settleOnce(changed map[string][]byte) bool {
 	return len(pass) > 0
 }
 
+// sessionStorageKey prefixes the tab values that mark LocalStorage keys kept
+// in sessionStorage.
+const sessionStorageKey = "live.session_storage:"
+
+// SessionStorage makes the page keep the LocalStorage variable with the
+// given key in its sessionStorage from the next time the value changes (on
+// true), so that it ends when the browser closes; false goes back to
+// LocalStorage. Hydration reads either.
+func (t *Tab) SessionStorage(key string, on bool) {
+	if on {
+		t.Store(sessionStorageKey+key, true)
+	} else {
+		t.Store(sessionStorageKey+key, nil)
+	}
+}
+
 // sync settles the state and sends the page what changed: synced variables
 // and computed values as a delta, LocalStorage variables as actions, and
 // queued actions. id and done mark the reply to an event.
@@ -271,9 +292,10 @@ func (t *Tab) sync(id int64, done bool) bool {
 			if old, ok := t.stored[f.local]; !ok || old != s {
 				t.stored[f.local] = s
 				if s == "" {
-					msg.Actions = append(msg.Actions, Action{Do: "local_remove", Key: f.local})
+					msg.Actions = append(msg.Actions, action{Do: "local_remove", Key: f.local})
 				} else {
-					msg.Actions = append(msg.Actions, Action{Do: "local_set", Key: f.local, Value: s})
+					_, session := t.Load(sessionStorageKey + f.local)
+					msg.Actions = append(msg.Actions, action{Do: "local_set", Key: f.local, Value: s, Session: session})
 				}
 			}
 		}

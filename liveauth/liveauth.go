@@ -1,4 +1,4 @@
-// Package liveauth is the seed's authentication on top of the live runtime:
+// Package liveauth is authentication on top of the live runtime:
 // the shared auth state (a token kept in LocalStorage, the authenticated
 // user computed from it on the server), the login and registration states
 // with their handlers, a RequireLogin page wrapper, and canned login and
@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,7 +38,7 @@ const (
 // LocalStorageKey is where the page keeps the session token.
 const LocalStorageKey = "_auth_token"
 
-// Messages of the registration page's own checks, as in the seed. Errors
+// Messages of the registration page's own checks. Errors
 // of the service are worded by localauth.Public.
 const (
 	MsgUsernameEmpty    = "Username cannot be empty"
@@ -45,13 +46,21 @@ const (
 	MsgPasswordMismatch = "Passwords do not match"
 )
 
+// Progress messages of the login page.
+const (
+	MsgSigningIn = "Signing you in…"
+	// MsgBusyRetrying shows while a login refused as busy waits for its one
+	// retry.
+	MsgBusyRetrying = "The server is busy. Trying again in a moment…"
+)
+
 // Options tunes Mount.
 type Options struct {
 	// RegistrationDelay is how long "Registration successful!" shows
-	// before the page goes to /login. Default 0.5s, as in the seed.
+	// before the page goes to /login. Default 0.5s.
 	RegistrationDelay time.Duration
 
-	// NoPages leaves out the canned /login and /register pages, for an app
+	// NoPages leaves out the canned /login, /register and /account pages, for an app
 	// that writes its own (they must use the same state names).
 	NoPages bool
 
@@ -59,8 +68,14 @@ type Options struct {
 	Logger *slog.Logger
 
 	// TokenStorage is where the browser keeps the session token:
-	// TokenLocalStorage (the default, the seed's design) or TokenCookie.
+	// TokenLocalStorage (the default) or TokenCookie.
 	TokenStorage string
+
+	// RecheckInterval is how often, while the store is unavailable, a
+	// tab that could not have its session checked tries again (one query
+	// for all such tabs). A tab also tries again before its next event.
+	// Default 1s.
+	RecheckInterval time.Duration
 
 	// For TokenCookie: TokenFromRequest reads the session token from the
 	// websocket handshake (the HttpOnly cookie), SessionEndpoint exchanges
@@ -70,12 +85,26 @@ type Options struct {
 	TokenFromRequest func(r *http.Request) localauth.Token
 	SessionEndpoint  string
 	LogoutEndpoint   string
+
+	// For TokenCookie, required: HandoffBinding reads, from the websocket
+	// handshake, the browser's secret that one-time codes are bound to
+	// (web.Auth.HandoffBinding, with web.Auth.BindHandoffs around the
+	// pages). A code redeemed without it fails, so a code that an
+	// injected script sends elsewhere is useless there.
+	HandoffBinding func(r *http.Request) string
+
+	// DeviceFromRequest reads the browser's device token from the
+	// websocket handshake (web.Auth.DeviceToken, with web.Auth.DeviceCookie
+	// around the pages), so that a login from a browser that logged in to
+	// the account before is counted apart from strangers' failures. Default:
+	// none, every tab is a stranger.
+	DeviceFromRequest func(r *http.Request) localauth.Token
 }
 
 // Where the browser keeps the token.
 const (
 	// TokenLocalStorage keeps the token in LocalStorage under
-	// LocalStorageKey, as the seed does: simple, and readable by any script
+	// LocalStorageKey: simple, and readable by any script
 	// on the page.
 	TokenLocalStorage = "localstorage"
 	// TokenCookie keeps it in an HttpOnly cookie that no script can read:
@@ -101,7 +130,20 @@ type CookieAuthState struct {
 // LoginState is substate "login".
 type LoginState struct {
 	ErrorMessage string `live:"error_message"`
-	RedirectTo   string `live:"redirect_to"`
+	// Status says what a submitted login is doing while it waits.
+	Status     string `live:"status"`
+	RedirectTo string `live:"redirect_to"`
+	// SecondStep shows the second-factor form after a right password;
+	// UseRecovery swaps its code field for a recovery code's, and
+	// PasskeyStep offers a passkey as the second factor.
+	SecondStep  bool `live:"second_step"`
+	UseRecovery bool `live:"use_recovery"`
+	PasskeyStep bool `live:"passkey_step"`
+	// Passkeys offers "Sign in with a passkey".
+	Passkeys bool `live:"passkeys"`
+	// SecondStepToken names the login waiting for its second factor. It
+	// stays on the server: the page never holds it.
+	SecondStepToken string `live:"second_step_token,server"`
 }
 
 // RegistrationState is substate "register".
@@ -130,13 +172,19 @@ type Auth struct {
 	cookie bool
 	opts   Options
 
-	mu     sync.Mutex
-	byHash map[localauth.TokenHash]map[*live.Tab]struct{}
-	byUser map[int64]map[*live.Tab]struct{}
+	mu       sync.Mutex
+	byHash   map[localauth.TokenHash]map[*live.Tab]struct{}
+	byUser   map[int64]map[*live.Tab]struct{}
+	waiting  map[*live.Tab]waiter // tabs whose token the store could not check
+	retrying bool                 // retryLoop runs
 }
 
 // tabKey is where a tab's current identity is kept (Tab.Store).
 const tabKey = "liveauth.identity"
+
+// bindingKey is where a tab in cookie mode keeps its browser's handoff
+// binding (Options.HandoffBinding).
+const bindingKey = "liveauth.handoff_binding"
 
 type identity struct {
 	hash   localauth.TokenHash
@@ -148,11 +196,17 @@ type identity struct {
 // subscribes to the service's revocations so that a session ended anywhere
 // turns its open tabs unauthenticated at once.
 //
-// Variables and handlers, as in the seed:
+// Variables and handlers:
 //
 //	auth.authenticated_user (computed)  auth.is_authenticated (computed)  auth.do_logout (public)
 //	login.error_message  login.redirect_to  login.on_submit (public)  login.redir (public)
 //	register.success  register.error_message  register.new_user_id  register.handle_registration (public)
+//
+// and for second factors (factors.go): login.second_step, login.use_recovery,
+// login.passkey, login.start_over (public), the account page's
+// account.factors (computed) and its totp_*, regenerate_codes, codes_saved,
+// passkey_added, passkey_reauth and remove_passkey handlers. Passkeys need
+// PasskeyScript served and linked from the pages' <head>.
 func Mount(app *live.App, svc *localauth.Service, opts Options) *Auth {
 	if opts.RegistrationDelay <= 0 {
 		opts.RegistrationDelay = 500 * time.Millisecond
@@ -166,27 +220,42 @@ func Mount(app *live.App, svc *localauth.Service, opts Options) *Auth {
 	if opts.LogoutEndpoint == "" {
 		opts.LogoutEndpoint = "/api/auth/logout"
 	}
+	if opts.RecheckInterval <= 0 {
+		opts.RecheckInterval = time.Second
+	}
 	a := &Auth{
 		app: app, svc: svc, delay: opts.RegistrationDelay, log: opts.Logger,
 		cookie: opts.TokenStorage == TokenCookie, opts: opts,
-		byHash: make(map[localauth.TokenHash]map[*live.Tab]struct{}),
-		byUser: make(map[int64]map[*live.Tab]struct{}),
+		byHash:  make(map[localauth.TokenHash]map[*live.Tab]struct{}),
+		byUser:  make(map[int64]map[*live.Tab]struct{}),
+		waiting: make(map[*live.Tab]waiter),
 	}
 	switch opts.TokenStorage {
 	case "", TokenLocalStorage:
 		app.State("auth", func() any { return &AuthState{} })
 	case TokenCookie:
-		if opts.TokenFromRequest == nil {
-			panic("liveauth: TokenCookie needs Options.TokenFromRequest")
+		if opts.TokenFromRequest == nil || opts.HandoffBinding == nil {
+			panic("liveauth: TokenCookie needs Options.TokenFromRequest and Options.HandoffBinding")
 		}
 		app.State("auth", func() any { return &CookieAuthState{} })
 		app.OnConnect(func(r *http.Request, t *live.Tab) {
 			*a.token(t) = string(opts.TokenFromRequest(r))
+			if b := opts.HandoffBinding(r); b != "" {
+				t.Store(bindingKey, b)
+			}
 		})
 	default:
 		panic(fmt.Sprintf("liveauth: unknown TokenStorage %q", opts.TokenStorage))
 	}
-	app.State("login", func() any { return &LoginState{} })
+	if opts.DeviceFromRequest != nil {
+		app.OnConnect(func(r *http.Request, t *live.Tab) {
+			if dev := opts.DeviceFromRequest(r); dev != "" {
+				t.Store(deviceKey, dev)
+			}
+		})
+	}
+	passkeys := svc.PasskeysAvailable()
+	app.State("login", func() any { return &LoginState{Passkeys: passkeys} })
 	app.State("register", func() any { return &RegistrationState{} })
 	app.Computed("auth.authenticated_user", []string{"auth.auth_token"}, a.authenticatedUser)
 	app.Computed("auth.is_authenticated", []string{"auth.authenticated_user"}, func(_ context.Context, t *live.Tab) any {
@@ -195,13 +264,20 @@ func Mount(app *live.App, svc *localauth.Service, opts Options) *Auth {
 	app.Handle("auth.do_logout", a.doLogout)
 	app.Handle("login.on_submit", a.onSubmit)
 	app.Handle("login.redir", a.redir)
+	app.Handle("login.second_step", a.secondStep)
+	app.Handle("login.use_recovery", a.useRecovery)
+	app.Handle("login.passkey", a.passkeyLogin)
+	app.Handle("login.start_over", a.startOver)
 	app.Handle("register.handle_registration", a.handleRegistration)
+	a.mountAccount(app)
 	if !opts.NoPages {
 		app.Page(LoginRoute, "Log in", LoginPage)
 		app.Page(RegisterRoute, "Create an account", RegisterPage)
+		app.Page(AccountRoute, "Your account", RequireLogin(AccountPage))
 	}
 	svc.OnRevoke(a.revoked)
 	app.OnClose(a.Forget)
+	app.OnEvent(a.recheck)
 	return a
 }
 
@@ -220,21 +296,27 @@ func (a *Auth) authenticatedUser(ctx context.Context, t *live.Tab) any {
 	token := a.token(t)
 	u := anonymous
 	var id identity
-	if *token != "" {
+	if *token == "" {
+		a.unwait(t)
+	} else {
 		tok := localauth.Token(*token)
 		user, err := a.svc.Authenticate(ctx, tok)
 		switch {
 		case err == nil:
 			u = PublicUser{ID: user.ID, Username: user.Username, DisplayName: user.DisplayName}
 			id = identity{hash: localauth.HashToken(tok), userID: user.ID}
+			a.unwait(t)
 		case errors.Is(err, localauth.ErrInvalidSession):
 			// A token that names no session is forgotten, in the tab
 			// and in LocalStorage.
 			*token = ""
+			a.unwait(t)
 		default:
 			// The store failed: the tab is anonymous until it answers
-			// again (fail closed), and keeps its token to retry.
+			// again (fail closed), and keeps its token to check again
+			// (see recover.go).
 			a.log.Warn("liveauth: authenticating a tab failed", "err", err)
+			a.wait(t, tok)
 		}
 	}
 	a.file(t, id)
@@ -278,14 +360,17 @@ func (a *Auth) file(t *live.Tab, id identity) {
 // Forget drops a disconnected tab from the revocation index. The app calls
 // it from its disconnect hook; a tab left in the index only costs memory
 // until its session ends.
-func (a *Auth) Forget(t *live.Tab) { a.file(t, identity{}) }
+func (a *Auth) Forget(t *live.Tab) {
+	a.file(t, identity{})
+	a.unwait(t)
+}
 
 // revoked pushes every tab of the ended sessions to recompute its user:
 // they become anonymous at once, their private data is cleared, and a
-// RequireLogin page sends them on to /login (S16).
+// RequireLogin page sends them on to /login.
 func (a *Auth) revoked(r localauth.Revocation) {
 	a.mu.Lock()
-	var tabs []*live.Tab
+	var tabs, others []*live.Tab
 	switch {
 	case r.All && r.UserID == 0:
 		for _, set := range a.byUser {
@@ -301,22 +386,25 @@ func (a *Auth) revoked(r localauth.Revocation) {
 		for t := range a.byHash[r.TokenHash] {
 			tabs = append(tabs, t)
 		}
+		// The user's other tabs stay signed in; their account pages
+		// drop the ended session from the list.
+		for t := range a.byUser[r.UserID] {
+			if !slices.Contains(tabs, t) {
+				others = append(others, t)
+			}
+		}
 	}
 	a.mu.Unlock()
 	for _, t := range tabs {
 		t.Push(func(t *live.Tab) { t.Invalidate("auth.authenticated_user") })
 	}
-}
-
-// Tabs reports how many tabs are authenticated, for tests and metrics.
-func (a *Auth) Tabs() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	n := 0
-	for _, set := range a.byUser {
-		n += len(set)
+	for _, t := range others {
+		t.Push(func(t *live.Tab) {
+			if t.Route() == AccountRoute {
+				t.Invalidate("account.sessions")
+			}
+		})
 	}
-	return n
 }
 
 // token returns the tab's token variable, wherever the mode keeps it.
@@ -327,16 +415,28 @@ func (a *Auth) token(t *live.Tab) *string {
 	return &live.Get[AuthState](t, "auth").AuthToken
 }
 
-// login is the seed's private handler: it starts the tab's session from a
+// login is the private handler that signs a tab in: it starts the tab's session from a
 // successful Login. It is not registered with the app, so no page can call
 // it. In cookie mode the page gets a one-time code for the cookie, never
 // the token.
 func (a *Auth) login(ctx context.Context, t *live.Tab, res localauth.LoginResult) error {
+	// A session the user did not ask to keep ends with the browser: its
+	// token goes to sessionStorage (in cookie mode, its cookie has no
+	// Max-Age).
+	t.SessionStorage(LocalStorageKey, !res.Session.Remember)
 	*a.token(t) = string(res.Token)
 	if !a.cookie {
 		return nil
 	}
-	code, err := a.svc.IssueHandoff(ctx, res.Token)
+	binding, _ := t.Load(bindingKey)
+	b, _ := binding.(string)
+	if b == "" {
+		// A browser that keeps no cookies cannot hold the session cookie
+		// either: the tab stays logged in over its socket only.
+		a.log.Warn("liveauth: no handoff binding on this tab; the session cookie is not set")
+		return nil
+	}
+	code, err := a.svc.IssueHandoff(ctx, res.Token, b)
 	if err != nil {
 		return err
 	}
@@ -362,8 +462,21 @@ func (a *Auth) doLogout(ctx context.Context, t *live.Tab, _ live.Event) error {
 	return nil
 }
 
+// deviceKey is the tab's server-side value holding the browser's device
+// token.
+const deviceKey = "liveauth.device"
+
+// withIP returns ctx with the tab's client address and device token, as the
+// Service wants them for throttling and audit.
 func (a *Auth) withIP(ctx context.Context, t *live.Tab) context.Context {
-	return localauth.WithClientIP(ctx, t.ClientIP())
+	ctx = localauth.WithClientIP(ctx, t.ClientIP())
+	if ua, ok := t.Load(userAgentKey); ok {
+		ctx = localauth.WithUserAgent(ctx, ua.(string))
+	}
+	if dev, ok := t.Load(deviceKey); ok {
+		ctx = localauth.WithDeviceToken(ctx, dev.(localauth.Token))
+	}
+	return ctx
 }
 
 // onSubmit is login.on_submit: check the credentials, start the session, and
@@ -371,7 +484,36 @@ func (a *Auth) withIP(ctx context.Context, t *live.Tab) context.Context {
 func (a *Auth) onSubmit(ctx context.Context, t *live.Tab, ev live.Event) error {
 	ls := live.Get[LoginState](t, "login")
 	ls.ErrorMessage = ""
-	res, err := a.svc.Login(a.withIP(ctx, t), ev.Fields["username"], ev.Fields["password"])
+	// The login may wait its turn for a hashing slot: say so meanwhile.
+	ls.Status = MsgSigningIn
+	t.Flush()
+	lctx := a.withIP(ctx, t)
+	opt := localauth.LoginOptions{Remember: ev.Fields["remember"] != ""}
+	res, err := a.svc.Login(lctx, ev.Fields["username"], ev.Fields["password"], opt)
+	var busy *localauth.BusyError
+	if errors.As(err, &busy) {
+		// Refused as busy: the answer says when there will be room, so
+		// try once more then, by ourselves.
+		_, _, wait := localauth.Public(err)
+		ls.Status = MsgBusyRetrying
+		t.Flush()
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		}
+		ls.Status = MsgSigningIn
+		t.Flush()
+		res, err = a.svc.Login(lctx, ev.Fields["username"], ev.Fields["password"], opt)
+	}
+	ls.Status = ""
+	var sf *localauth.SecondFactorRequiredError
+	if errors.As(err, &sf) {
+		a.askSecondFactor(t, ls, sf)
+		return nil
+	}
 	if err != nil {
 		_, ls.ErrorMessage, _ = localauth.Public(err)
 		t.SetValue("password", "")
@@ -394,7 +536,7 @@ func (a *Auth) onSubmit(ctx context.Context, t *live.Tab, ev live.Event) error {
 // authenticated user, it remembers the page and sends the browser to /login;
 // called from /login with an authenticated user, it sends the browser back
 // to the remembered page, or /. It decides only once the tab is hydrated,
-// so a logged-in user is never bounced (S16–S18).
+// so a logged-in user is never bounced.
 func (a *Auth) redir(ctx context.Context, t *live.Tab, _ live.Event) error {
 	if !t.IsHydrated() {
 		return nil
@@ -424,8 +566,8 @@ func (a *Auth) redir(ctx context.Context, t *live.Tab, _ live.Event) error {
 	return nil
 }
 
-// handleRegistration is register.handle_registration, with the seed's checks
-// in the seed's order, each with its message and focus, then the policy's.
+// handleRegistration is register.handle_registration, with the page's own checks
+// first, each with its message and focus, then the policy's.
 func (a *Auth) handleRegistration(ctx context.Context, t *live.Tab, ev live.Event) error {
 	rs := live.Get[RegistrationState](t, "register")
 	rs.Success = false
@@ -481,9 +623,12 @@ func (a *Auth) registrationRefused(t *live.Tab, rs *RegistrationState, username 
 	var pe *localauth.PolicyError
 	switch {
 	case errors.Is(err, localauth.ErrUserExists):
-		// The seed's message names the username: it is shown as text,
+		// The message names the username: it is shown as text,
 		// never as markup.
 		rs.ErrorMessage = fmt.Sprintf("Username %s is already registered. Try a different name", username)
+		if errors.Is(err, localauth.ErrUsernameConfusable) {
+			rs.ErrorMessage = fmt.Sprintf("Username %s is too similar to one already registered. Try a different name", username)
+		}
 		t.SetValue("username", "")
 		t.Focus("username")
 		return

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,6 +27,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/localauth/localauth"
+	pgmigrations "github.com/localauth/localauth/pgstore/migrations"
 )
 
 //go:embed migrations/*.sql
@@ -50,7 +52,28 @@ type Options struct {
 	// Schema, when set, is the search_path the store works in. Default
 	// the connection's own.
 	Schema string
+
+	// Logger receives the revocation listener's failures and reconnects.
+	// Default slog.Default().
+	Logger *slog.Logger
+
+	// Metrics receives the delay of each revocation from its commit to
+	// this process's listener (RevocationDelay). Default none. Pass the
+	// Service's Config.Metrics.
+	Metrics localauth.Metrics
 }
+
+// Every ability the Service and the localauth command look for.
+var (
+	_ localauth.Store                 = (*Store)(nil)
+	_ localauth.HandoffStore          = (*Store)(nil)
+	_ localauth.FactorStore           = (*Store)(nil)
+	_ localauth.DeviceStore           = (*Store)(nil)
+	_ localauth.ThrottleStoreProvider = (*Store)(nil)
+	_ localauth.RevocationWatcher     = (*Store)(nil)
+	_ localauth.Pinger                = (*Store)(nil)
+	_ localauth.SchemaVersioner       = (*Store)(nil)
+)
 
 // Store is a localauth.Store on PostgreSQL. It is safe for concurrent use.
 type Store struct {
@@ -58,11 +81,15 @@ type Store struct {
 	timeout time.Duration
 	resync  time.Duration
 	schema  string
+	log     *slog.Logger
+	metrics localauth.Metrics
 }
 
 var (
-	_ localauth.Store             = (*Store)(nil)
-	_ localauth.RevocationWatcher = (*Store)(nil)
+	_ localauth.Store                 = (*Store)(nil)
+	_ localauth.RevocationWatcher     = (*Store)(nil)
+	_ localauth.DeviceStore           = (*Store)(nil)
+	_ localauth.ThrottleStoreProvider = (*Store)(nil)
 )
 
 // Open connects to the database named by dsn (a postgres:// URL or a
@@ -76,6 +103,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	if opts.ResyncInterval <= 0 {
 		opts.ResyncInterval = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = localauth.NopMetrics{}
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -95,7 +128,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: connecting: %w", err)
 	}
-	s := &Store{pool: pool, timeout: opts.QueryTimeout, resync: opts.ResyncInterval, schema: opts.Schema}
+	s := &Store{pool: pool, timeout: opts.QueryTimeout, resync: opts.ResyncInterval, schema: opts.Schema, log: opts.Logger, metrics: opts.Metrics}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -113,7 +146,8 @@ func (s *Store) provider() (*goose.Provider, func() error, error) {
 		return nil, nil, err
 	}
 	db := stdlib.OpenDBFromPool(s.pool)
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker),
+		goose.WithGoMigrations(pgmigrations.Skeleton))
 	if err != nil {
 		db.Close()
 		return nil, nil, err
@@ -127,6 +161,12 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	defer closeDB()
+	// A schema already at the latest version needs no lock: instances
+	// and admin commands starting together do not queue for it. (An
+	// error here, a database never migrated for one, falls through to Up.)
+	if pending, err := p.HasPending(ctx); err == nil && !pending {
+		return nil
+	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("pgstore: migrating the schema: %w", err)
 	}
@@ -190,3 +230,11 @@ func notFound(err, sentinel error) error {
 }
 
 func utc(t time.Time) time.Time { return t.UTC() }
+
+// revocationRead reports, for a revocation the watcher has just read from
+// the log, how long it took to arrive. The watcher measures it with the
+// database's own clock (clock_timestamp() at the read minus the row's
+// created_at), so that the clocks of the instances do not enter into it.
+func (s *Store) revocationRead(age time.Duration) {
+	s.metrics.RevocationDelay(max(0, age))
+}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -93,8 +92,10 @@ func TestTwoInstances(t *testing.T) {
 			if _, err := svcB.Authenticate(ctx, res.Token); errors.Is(err, localauth.ErrInvalidSession) {
 				break
 			}
-			if time.Since(start) > time.Second {
-				t.Fatal("B still accepts the session 1s after a logout on A")
+			// Generous for a loaded machine, and under the 30 s after
+			// which the cache re-reads the store anyway.
+			if time.Since(start) > 10*time.Second {
+				t.Fatal("B still accepts the session 10s after a logout on A")
 			}
 			time.Sleep(time.Millisecond)
 		}
@@ -104,42 +105,16 @@ func TestTwoInstances(t *testing.T) {
 	t.Logf("revocation delay A→B over %d logouts: p50 %v, max %v", len(delays), delays[len(delays)/2], delays[len(delays)-1])
 }
 
-// C15 on the shared counters: n concurrent failures count n.
-func TestThrottleStoreAtomic(t *testing.T) {
+// Two instances count failed logins together, through the database (the
+// counters' atomicity is in the conformance suite).
+func TestThrottleSharedByInstances(t *testing.T) {
 	s := MustOpen(t)
-	th := s.Throttle()
 	ctx := context.Background()
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	var wg sync.WaitGroup
-	for range 200 {
-		wg.Go(func() {
-			if err := th.Fail(ctx, "account:target", now, now.Add(-time.Hour)); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	n, last, err := th.Failures(ctx, "account:target")
-	if err != nil || n != 200 || !last.Equal(now) {
-		t.Fatalf("after 200 concurrent failures: %d, %v, %v", n, last, err)
-	}
-	// A failure after the forget window starts again from one.
-	later := now.Add(2 * time.Hour)
-	if err := th.Fail(ctx, "account:target", later, later.Add(-time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if n, _, _ := th.Failures(ctx, "account:target"); n != 1 {
-		t.Fatalf("after the forget window: %d, want 1", n)
-	}
-	th.Reset(ctx, "account:target")
-	if n, _, _ := th.Failures(ctx, "account:target"); n != 0 {
-		t.Fatalf("after Reset: %d", n)
-	}
 	// The service counts through it: two services throttle together.
 	svcs := make([]*localauth.Service, 2)
 	for i := range svcs {
 		svc, err := localauth.New(s, localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true,
-			Logger: slog.New(slog.DiscardHandler), Throttle: localauth.ThrottleConfig{Store: th}})
+			Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,13 +28,22 @@ func logRevocation(ctx context.Context, tx pgx.Tx, userID int64, h *localauth.To
 // and every Options.ResyncInterval besides. When the listening connection
 // drops it reconnects and, since it cannot tell what it missed meanwhile,
 // reports a flush of everything first.
+//
+// The log cannot be read by id alone. Ids are drawn when a row is inserted,
+// but transactions commit in any order: the row with id 41 may become
+// visible after the row with id 42 was read. So each read also returns
+// every row written by a transaction that was still running at the
+// previous read (its xid is at or above that read's snapshot xmin, or it
+// had no xid yet and so gets one above it), and rows already reported are
+// skipped by id. Whatever the commit order, and across reconnections, every
+// revocation is reported.
 func (s *Store) WatchRevocations(ctx context.Context, fn func(localauth.Revocation)) error {
-	var last int64
+	var cur logCursor
 	started := false
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		wasListening := started
-		err := s.listen(ctx, &last, &started, fn)
+		err := s.listen(ctx, &cur, &started, fn)
 		if ctx.Err() != nil {
 			break
 		}
@@ -44,7 +53,9 @@ func (s *Store) WatchRevocations(ctx context.Context, fn func(localauth.Revocati
 			// listener is back (and then everything is dropped again).
 			fn(localauth.Revocation{All: true})
 		}
-		_ = err
+		if err != nil {
+			s.log.Warn("pgstore: revocation listener failed; reconnecting", "err", err, "retry_in", backoff)
+		}
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
@@ -56,8 +67,21 @@ func (s *Store) WatchRevocations(ctx context.Context, fn func(localauth.Revocati
 	return ctx.Err()
 }
 
+// logCursor is how far a reader has read the revocation log.
+type logCursor struct {
+	// last is the highest id reported.
+	last int64
+	// xmin is the oldest transaction still running at the previous read:
+	// rows it (or any later transaction) writes may still appear below
+	// last.
+	xmin int64
+	// pending holds the ids already reported whose transactions were still
+	// at or above xmin, so that re-reading them reports nothing twice.
+	pending map[int64]int64
+}
+
 // listen runs one listening connection until it fails.
-func (s *Store) listen(ctx context.Context, last *int64, started *bool, fn func(localauth.Revocation)) error {
+func (s *Store) listen(ctx context.Context, cur *logCursor, started *bool, fn func(localauth.Revocation)) error {
 	pooled, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -69,7 +93,11 @@ func (s *Store) listen(ctx context.Context, last *int64, started *bool, fn func(
 		return err
 	}
 	if !*started {
-		if err := conn.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM revocations`).Scan(last); err != nil {
+		// Start at the end of the log as it is now, remembering which
+		// transactions are still running so that their rows are read.
+		err := conn.QueryRow(ctx, `SELECT coalesce(max(id), 0), pg_snapshot_xmin(pg_current_snapshot())::text::bigint FROM revocations`).
+			Scan(&cur.last, &cur.xmin)
+		if err != nil {
 			return err
 		}
 		*started = true
@@ -80,12 +108,14 @@ func (s *Store) listen(ctx context.Context, last *int64, started *bool, fn func(
 	}
 	lastPrune := time.Time{}
 	for {
-		if err := s.readLog(ctx, conn, last, fn); err != nil {
+		if err := s.readLog(ctx, conn, cur, fn); err != nil {
 			return err
 		}
 		if time.Since(lastPrune) > time.Minute {
 			lastPrune = time.Now()
-			conn.Exec(ctx, `DELETE FROM revocations WHERE created_at < now() - interval '1 hour'`)
+			if _, err := conn.Exec(ctx, `DELETE FROM revocations WHERE created_at < now() - interval '1 hour'`); err != nil && ctx.Err() == nil {
+				s.log.Warn("pgstore: pruning the revocation log failed", "err", err)
+			}
 		}
 		wctx, cancel := context.WithTimeout(ctx, s.resync)
 		_, err := conn.WaitForNotification(wctx)
@@ -99,34 +129,73 @@ func (s *Store) listen(ctx context.Context, last *int64, started *bool, fn func(
 	}
 }
 
-func (s *Store) readLog(ctx context.Context, conn *pgx.Conn, last *int64, fn func(localauth.Revocation)) error {
-	rows, err := conn.Query(ctx, `SELECT id, user_id, token_hash FROM revocations WHERE id > $1 ORDER BY id LIMIT 1000`, *last)
+// readLog reports the rows of the log that cur has not reported yet and
+// advances cur. The rows and the snapshot's xmin come from one statement,
+// so one snapshot.
+func (s *Store) readLog(ctx context.Context, conn *pgx.Conn, cur *logCursor, fn func(localauth.Revocation)) error {
+	rows, err := conn.Query(ctx,
+		`SELECT x.xmin, r.id, r.user_id, r.token_hash, r.xid,
+		        extract(epoch FROM clock_timestamp() - r.created_at)::float8
+		 FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) x
+		 LEFT JOIN revocations r ON r.id > $1 OR r.xid >= $2
+		 ORDER BY r.id`, cur.last, cur.xmin)
 	if err != nil {
 		return err
 	}
-	var batch []localauth.Revocation
-	next := *last
+	type row struct {
+		r   localauth.Revocation
+		id  int64
+		xid int64
+		age float64 // seconds since the revoking transaction began
+	}
+	var (
+		batch []row
+		xmin  int64
+	)
 	for rows.Next() {
-		var r localauth.Revocation
-		var hash []byte
-		if err := rows.Scan(&next, &r.UserID, &hash); err != nil {
+		var (
+			id, userID, xid *int64
+			hash            []byte
+			age             *float64
+		)
+		if err := rows.Scan(&xmin, &id, &userID, &hash, &xid, &age); err != nil {
 			rows.Close()
 			return err
 		}
-		if hash == nil {
-			r.All = true
-		} else {
-			copy(r.TokenHash[:], hash)
+		if id == nil {
+			continue // the log has nothing new: only the snapshot row
 		}
-		batch = append(batch, r)
+		b := row{id: *id, xid: *xid, age: *age, r: localauth.Revocation{UserID: *userID}}
+		if hash == nil {
+			b.r.All = true
+		} else {
+			copy(b.r.TokenHash[:], hash)
+		}
+		batch = append(batch, b)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	*last = next
-	for _, r := range batch {
-		fn(r)
+	if cur.pending == nil {
+		cur.pending = make(map[int64]int64)
+	}
+	for _, b := range batch {
+		if _, seen := cur.pending[b.id]; seen || (b.id <= cur.last && b.xid < cur.xmin) {
+			continue
+		}
+		cur.pending[b.id] = b.xid
+		cur.last = max(cur.last, b.id)
+		s.revocationRead(time.Duration(b.age * float64(time.Second)))
+		fn(b.r)
+	}
+	cur.xmin = xmin
+	// Rows of transactions older than the new xmin are all visible now and
+	// at or below last: they will not be read again.
+	for id, xid := range cur.pending {
+		if xid < xmin {
+			delete(cur.pending, id)
+		}
 	}
 	return nil
 }

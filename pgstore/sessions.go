@@ -9,29 +9,46 @@ import (
 	"github.com/localauth/localauth"
 )
 
-const sessionColumns = `s.id, s.user_id, s.token_hash, s.created_at, s.expires_at, s.last_seen_at`
+const sessionColumns = `s.id, s.user_id, s.token_hash, s.created_at, s.expires_at, s.last_seen_at,
+	coalesce(s.public_id, ''), s.ip, s.user_agent, s.remember, s.reauth_at`
 
 func scanSession(r pgx.Row, extra ...any) (localauth.Session, error) {
 	var sess localauth.Session
 	var hash []byte
-	err := r.Scan(append([]any{&sess.ID, &sess.UserID, &hash, &sess.CreatedAt, &sess.ExpiresAt, &sess.LastSeenAt}, extra...)...)
+	err := r.Scan(append([]any{&sess.ID, &sess.UserID, &hash, &sess.CreatedAt, &sess.ExpiresAt, &sess.LastSeenAt,
+		&sess.PublicID, &sess.IP, &sess.UserAgent, &sess.Remember, &sess.ReauthAt}, extra...)...)
 	copy(sess.TokenHash[:], hash)
 	sess.CreatedAt, sess.ExpiresAt, sess.LastSeenAt = utc(sess.CreatedAt), utc(sess.ExpiresAt), utc(sess.LastSeenAt)
+	sess.ReauthAt = utc(sess.ReauthAt)
 	return sess, err
 }
 
 // CreateSession implements localauth.Store.
+//
+// The user's row is read FOR SHARE before the insert: a password change
+// (an UPDATE of that row) that committed first is seen, and one that comes
+// later waits for this transaction, so its DELETE of the user's sessions
+// sees the new one. Either way no session outlives the change.
 func (s *Store) CreateSession(ctx context.Context, sess *localauth.Session) error {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	err := s.pool.QueryRow(ctx,
-		`INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at)
-		 VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		sess.TokenHash[:], sess.UserID, sess.CreatedAt, sess.ExpiresAt, sess.LastSeenAt).Scan(&sess.ID)
-	if isForeignKey(err) {
-		return localauth.ErrUserNotFound
-	}
-	return err
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		var version int64
+		err := tx.QueryRow(ctx, `SELECT credential_version FROM users WHERE id = $1 FOR SHARE`, sess.UserID).Scan(&version)
+		if err != nil {
+			return notFound(err, localauth.ErrUserNotFound)
+		}
+		if version != sess.CredentialVersion {
+			return localauth.ErrCredentialChanged
+		}
+		err = tx.QueryRow(ctx,
+			`INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, public_id, ip, user_agent, remember, reauth_at)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+			sess.TokenHash[:], sess.UserID, sess.CreatedAt, sess.ExpiresAt, sess.LastSeenAt,
+			sess.PublicID, sess.IP, sess.UserAgent, sess.Remember, sess.ReauthAt).Scan(&sess.ID)
+		if isForeignKey(err) {
+			return localauth.ErrUserNotFound
+		}
+		return err
+	})
 }
 
 // SessionByTokenHash implements localauth.Store.
@@ -74,10 +91,14 @@ func (s *Store) DeleteSession(ctx context.Context, h localauth.TokenHash) (int64
 }
 
 // DeleteUserSessions implements localauth.Store.
-func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (int, error) {
+func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, keep *localauth.TokenHash) (int, error) {
+	var keepHash []byte
+	if keep != nil {
+		keepHash = keep[:]
+	}
 	var n int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
+		tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND ($2::bytea IS NULL OR token_hash <> $2)`, userID, keepHash)
 		if err != nil {
 			return err
 		}
@@ -85,6 +106,73 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (int, erro
 		return logRevocation(ctx, tx, userID, nil)
 	})
 	return int(n), err
+}
+
+// DeleteSessionByPublicID implements localauth.Store.
+func (s *Store) DeleteSessionByPublicID(ctx context.Context, userID int64, publicID string) (localauth.Session, error) {
+	var sess localauth.Session
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		sess, err = scanSession(tx.QueryRow(ctx,
+			`DELETE FROM sessions AS s WHERE s.public_id = $1 AND ($2 = 0 OR s.user_id = $2) RETURNING `+sessionColumns,
+			publicID, userID))
+		if err != nil {
+			return notFound(err, localauth.ErrInvalidSession)
+		}
+		return logRevocation(ctx, tx, sess.UserID, &sess.TokenHash)
+	})
+	return sess, err
+}
+
+// TrimSessions implements localauth.Store. Most logins leave the user under
+// the cap: a count decides whether a write is needed.
+func (s *Store) TrimSessions(ctx context.Context, userID int64, keep int) ([]localauth.TokenHash, error) {
+	var n int
+	cctx, cancel := s.ctx(ctx)
+	err := s.pool.QueryRow(cctx, `SELECT count(*) FROM sessions WHERE user_id = $1`, userID).Scan(&n)
+	cancel()
+	if err != nil || n <= keep {
+		return nil, err
+	}
+	var trimmed []localauth.TokenHash
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		trimmed = trimmed[:0]
+		rows, err := tx.Query(ctx,
+			`DELETE FROM sessions WHERE user_id = $1 AND id NOT IN
+			   (SELECT id FROM sessions WHERE user_id = $1 ORDER BY id DESC LIMIT $2)
+			 RETURNING token_hash`, userID, keep)
+		if err != nil {
+			return err
+		}
+		hashes, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		if err != nil {
+			return err
+		}
+		for _, h := range hashes {
+			trimmed = append(trimmed, localauth.TokenHash(h))
+		}
+		for i := range trimmed {
+			if err := logRevocation(ctx, tx, userID, &trimmed[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return trimmed, err
+}
+
+// SetReauth implements localauth.Store.
+func (s *Store) SetReauth(ctx context.Context, h localauth.TokenHash, at time.Time) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `UPDATE sessions SET reauth_at = $1 WHERE token_hash = $2`, at, h[:])
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return localauth.ErrInvalidSession
+	}
+	return nil
 }
 
 // Sessions implements localauth.Store.
@@ -113,6 +201,9 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now, idleBefore time.
 		}
 		n = tag.RowsAffected()
 		if _, err = tx.Exec(ctx, `DELETE FROM handoffs WHERE expires_at <= $1`, now); err != nil {
+			return err
+		}
+		if _, err = tx.Exec(ctx, `DELETE FROM devices WHERE expires_at <= $1`, now); err != nil {
 			return err
 		}
 		// Counters idle for longer than any sensible ForgetAfter.

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -9,35 +10,52 @@ import (
 	"github.com/localauth/localauth"
 )
 
-// Throttle returns a localauth.ThrottleStore that keeps the failure
-// counters in the database, so that every instance counts together. Set it
-// as Config.Throttle.Store.
+// Throttle returns the localauth.ThrottleStore that keeps account and
+// device counters in the database, so that every instance counts together
+// and a restart forgets nothing. A Service over the Store uses it by
+// default (localauth.ThrottleStoreProvider).
 func (s *Store) Throttle() localauth.ThrottleStore { return throttleStore{s} }
 
 type throttleStore struct{ s *Store }
 
-// Failures implements localauth.ThrottleStore.
-func (t throttleStore) Failures(ctx context.Context, key string) (int, time.Time, error) {
-	ctx, cancel := t.s.ctx(ctx)
-	defer cancel()
-	var n int
-	var last time.Time
-	err := t.s.pool.QueryRow(ctx, `SELECT count, last FROM throttle WHERE key = $1`, key).Scan(&n, &last)
-	if err == pgx.ErrNoRows {
-		return 0, time.Time{}, nil
-	}
-	return n, last, err
+// Admit implements localauth.ThrottleStore: the key's row is locked (FOR
+// UPDATE, created first if missing) while the rule decides, so concurrent
+// attempts on one key are decided one after the other.
+func (t throttleStore) Admit(ctx context.Context, key string, now time.Time, rule localauth.ThrottleRule) (time.Duration, error) {
+	var wait time.Duration
+	err := t.s.inTx(ctx, func(tx pgx.Tx) error {
+		var c localauth.ThrottleCount
+		err := tx.QueryRow(ctx, `SELECT count, last FROM throttle WHERE key = $1 FOR UPDATE`, key).Scan(&c.Count, &c.Last)
+		if errors.Is(err, pgx.ErrNoRows) {
+			tag, ierr := tx.Exec(ctx, `INSERT INTO throttle (key, count, last) VALUES ($1, 1, $2) ON CONFLICT (key) DO NOTHING`, key, now)
+			if ierr != nil || tag.RowsAffected() == 1 {
+				return ierr // a new key: admitted, counted
+			}
+			// Another attempt created it first: decide after it.
+			err = tx.QueryRow(ctx, `SELECT count, last FROM throttle WHERE key = $1 FOR UPDATE`, key).Scan(&c.Count, &c.Last)
+		}
+		if err != nil {
+			return err
+		}
+		if wait = rule.Wait(c.Count, c.Last, now); wait > 0 {
+			return nil
+		}
+		if c.Last.Before(now.Add(-rule.ForgetAfter)) {
+			c.Count = 0
+		}
+		_, err = tx.Exec(ctx, `UPDATE throttle SET count = $2, last = $3 WHERE key = $1`, key, c.Count+1, now)
+		return err
+	})
+	return wait, err
 }
 
-// Fail implements localauth.ThrottleStore with one atomic upsert.
-func (t throttleStore) Fail(ctx context.Context, key string, now, forgetBefore time.Time) error {
+// GiveBack implements localauth.ThrottleStore.
+func (t throttleStore) GiveBack(ctx context.Context, key string) error {
 	ctx, cancel := t.s.ctx(ctx)
 	defer cancel()
 	_, err := t.s.pool.Exec(ctx,
-		`INSERT INTO throttle (key, count, last) VALUES ($1, 1, $2)
-		 ON CONFLICT (key) DO UPDATE SET
-		   count = CASE WHEN throttle.last < $3 THEN 1 ELSE throttle.count + 1 END,
-		   last = $2`, key, now, forgetBefore)
+		`WITH gone AS (DELETE FROM throttle WHERE key = $1 AND count <= 1)
+		 UPDATE throttle SET count = count - 1 WHERE key = $1 AND count > 1`, key)
 	return err
 }
 
@@ -47,4 +65,42 @@ func (t throttleStore) Reset(ctx context.Context, key string) error {
 	defer cancel()
 	_, err := t.s.pool.Exec(ctx, `DELETE FROM throttle WHERE key = $1`, key)
 	return err
+}
+
+// Count implements localauth.ThrottleStore.
+func (t throttleStore) Count(ctx context.Context, key string) (localauth.ThrottleCount, error) {
+	ctx, cancel := t.s.ctx(ctx)
+	defer cancel()
+	var c localauth.ThrottleCount
+	err := t.s.pool.QueryRow(ctx, `SELECT count, last FROM throttle WHERE key = $1`, key).Scan(&c.Count, &c.Last)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return localauth.ThrottleCount{}, nil
+	}
+	c.Last = utc(c.Last)
+	return c, err
+}
+
+// TrustDevice implements localauth.DeviceStore.
+func (s *Store) TrustDevice(ctx context.Context, userID int64, h localauth.TokenHash, now, expires time.Time) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	_, err := s.pool.Exec(ctx,
+		`INSERT INTO devices (user_id, token_hash, created_at, last_used_at, expires_at) VALUES ($1, $2, $3, $3, $4)
+		 ON CONFLICT (user_id, token_hash) DO UPDATE SET last_used_at = $3, expires_at = $4`,
+		userID, h[:], now, expires)
+	if isForeignKey(err) {
+		return localauth.ErrUserNotFound
+	}
+	return err
+}
+
+// DeviceTrusted implements localauth.DeviceStore.
+func (s *Store) DeviceTrusted(ctx context.Context, userID int64, h localauth.TokenHash, now time.Time) (bool, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var ok bool
+	err := s.pool.QueryRow(ctx,
+		`SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = $1 AND token_hash = $2 AND expires_at > $3)`,
+		userID, h[:], now).Scan(&ok)
+	return ok, err
 }

@@ -2,8 +2,10 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/localauth/localauth"
 )
@@ -22,10 +24,14 @@ func (s *Store) CreateUser(ctx context.Context, u *localauth.User, hash []byte) 
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	err := s.pool.QueryRow(ctx,
-		`INSERT INTO users (username, display_name, password_hash, enabled, created_at, password_changed_at)
-		 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`,
-		u.Username, u.DisplayName, string(hash), u.Enabled, u.CreatedAt).Scan(&u.ID)
+		`INSERT INTO users (username, skeleton, display_name, password_hash, enabled, created_at, password_changed_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id`,
+		u.Username, localauth.UsernameSkeleton(u.Username), u.DisplayName, string(hash), u.Enabled, u.CreatedAt).Scan(&u.ID)
 	if isUnique(err) {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.ConstraintName == "users_skeleton" {
+			return localauth.ErrUsernameConfusable
+		}
 		return localauth.ErrUserExists
 	}
 	return err
@@ -47,6 +53,14 @@ func (s *Store) UserByName(ctx context.Context, username string) (localauth.User
 	return u, notFound(err, localauth.ErrUserNotFound)
 }
 
+// UserBySkeleton implements localauth.Store.
+func (s *Store) UserBySkeleton(ctx context.Context, skeleton string) (localauth.User, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE skeleton = $1`, skeleton))
+	return u, notFound(err, localauth.ErrUserNotFound)
+}
+
 // Users implements localauth.Store.
 func (s *Store) Users(ctx context.Context) ([]localauth.User, error) {
 	ctx, cancel := s.ctx(ctx)
@@ -58,22 +72,27 @@ func (s *Store) Users(ctx context.Context) ([]localauth.User, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (localauth.User, error) { return scanUser(r) })
 }
 
-// PasswordHash implements localauth.Store.
-func (s *Store) PasswordHash(ctx context.Context, userID int64) ([]byte, error) {
+// Credential implements localauth.Store.
+func (s *Store) Credential(ctx context.Context, userID int64) (localauth.Credential, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	var h string
-	if err := s.pool.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1`, userID).Scan(&h); err != nil {
-		return nil, notFound(err, localauth.ErrUserNotFound)
+	var (
+		h string
+		c localauth.Credential
+	)
+	err := s.pool.QueryRow(ctx, `SELECT password_hash, credential_version FROM users WHERE id = $1`, userID).Scan(&h, &c.Version)
+	if err != nil {
+		return localauth.Credential{}, notFound(err, localauth.ErrUserNotFound)
 	}
-	return []byte(h), nil
+	c.Hash = []byte(h)
+	return c, nil
 }
 
 // SetPasswordHash implements localauth.Store.
 func (s *Store) SetPasswordHash(ctx context.Context, userID int64, hash []byte, keep *localauth.TokenHash) (int, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $1, password_changed_at = now() WHERE id = $2`, string(hash), userID)
+		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $1, password_changed_at = now(), credential_version = credential_version + 1 WHERE id = $2`, string(hash), userID)
 		if err != nil {
 			return err
 		}

@@ -3,34 +3,52 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/localauth/localauth"
 )
 
-const sessionColumns = `s.id, s.user_id, s.token_hash, s.created_at, s.expires_at, s.last_seen_at`
+const sessionColumns = `s.id, s.user_id, s.token_hash, s.created_at, s.expires_at, s.last_seen_at,
+	coalesce(s.public_id, ''), s.ip, s.user_agent, s.remember, s.reauth_at`
+
+// returningSession is sessionColumns for a RETURNING clause, where SQLite
+// takes no table names.
+var returningSession = strings.ReplaceAll(sessionColumns, "s.", "")
 
 func scanSession(r scanner, extra ...any) (localauth.Session, error) {
 	var (
-		sess                   localauth.Session
-		hash                   []byte
-		created, expires, seen int64
+		sess                           localauth.Session
+		hash                           []byte
+		created, expires, seen, reauth int64
 	)
-	err := r.Scan(append([]any{&sess.ID, &sess.UserID, &hash, &created, &expires, &seen}, extra...)...)
+	err := r.Scan(append([]any{&sess.ID, &sess.UserID, &hash, &created, &expires, &seen,
+		&sess.PublicID, &sess.IP, &sess.UserAgent, &sess.Remember, &reauth}, extra...)...)
 	copy(sess.TokenHash[:], hash)
 	sess.CreatedAt, sess.ExpiresAt, sess.LastSeenAt = fromMS(created), fromMS(expires), fromMS(seen)
+	sess.ReauthAt = fromMS(reauth)
 	return sess, err
 }
 
-// CreateSession implements localauth.Store.
+// CreateSession implements localauth.Store. The version check and the
+// insert are one statement on the single writer connection, so no password
+// change can commit between them.
 func (s *Store) CreateSession(ctx context.Context, sess *localauth.Session) error {
 	err := s.write.QueryRowContext(ctx,
-		`INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at)
-		 VALUES (?, ?, ?, ?, ?) RETURNING id`,
-		sess.TokenHash[:], sess.UserID, ms(sess.CreatedAt), ms(sess.ExpiresAt), ms(sess.LastSeenAt),
+		`INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, public_id, ip, user_agent, remember, reauth_at)
+		 SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ? FROM users WHERE id = ? AND credential_version = ? RETURNING id`,
+		sess.TokenHash[:], ms(sess.CreatedAt), ms(sess.ExpiresAt), ms(sess.LastSeenAt),
+		sess.PublicID, sess.IP, sess.UserAgent, sess.Remember, ms(sess.ReauthAt),
+		sess.UserID, sess.CredentialVersion,
 	).Scan(&sess.ID)
-	if isForeignKey(err) {
-		return localauth.ErrUserNotFound
+	if errors.Is(err, sql.ErrNoRows) {
+		// Nothing inserted: either no such user or a newer credential.
+		var one int
+		if err := s.write.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ?`, sess.UserID).Scan(&one); err != nil {
+			return notFound(err, localauth.ErrUserNotFound)
+		}
+		return localauth.ErrCredentialChanged
 	}
 	return err
 }
@@ -72,10 +90,14 @@ func (s *Store) DeleteSession(ctx context.Context, h localauth.TokenHash) (int64
 }
 
 // DeleteUserSessions implements localauth.Store.
-func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (int, error) {
+func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, keep *localauth.TokenHash) (int, error) {
+	var keepHash []byte
+	if keep != nil {
+		keepHash = keep[:]
+	}
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND (? IS NULL OR token_hash <> ?)`, userID, keepHash, keepHash)
 		if err != nil {
 			return err
 		}
@@ -83,6 +105,70 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (int, erro
 		return s.logRevocation(ctx, tx, userID, nil)
 	})
 	return int(n), err
+}
+
+// DeleteSessionByPublicID implements localauth.Store.
+func (s *Store) DeleteSessionByPublicID(ctx context.Context, userID int64, publicID string) (localauth.Session, error) {
+	var sess localauth.Session
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		sess, err = scanSession(tx.QueryRowContext(ctx,
+			`DELETE FROM sessions WHERE public_id = ? AND (? = 0 OR user_id = ?) RETURNING `+returningSession,
+			publicID, userID, userID))
+		if err != nil {
+			return notFound(err, localauth.ErrInvalidSession)
+		}
+		return s.logRevocation(ctx, tx, sess.UserID, &sess.TokenHash)
+	})
+	return sess, err
+}
+
+// TrimSessions implements localauth.Store. Most logins leave the user under
+// the cap: a count on the read pool decides whether a write is needed.
+func (s *Store) TrimSessions(ctx context.Context, userID int64, keep int) ([]localauth.TokenHash, error) {
+	var n int
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE user_id = ?`, userID).Scan(&n); err != nil || n <= keep {
+		return nil, err
+	}
+	var trimmed []localauth.TokenHash
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		trimmed = trimmed[:0]
+		rows, err := tx.QueryContext(ctx,
+			`DELETE FROM sessions WHERE user_id = ? AND id NOT IN
+			   (SELECT id FROM sessions WHERE user_id = ? ORDER BY id DESC LIMIT ?)
+			 RETURNING token_hash`, userID, userID, keep)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var h []byte
+			if err := rows.Scan(&h); err != nil {
+				rows.Close()
+				return err
+			}
+			trimmed = append(trimmed, localauth.TokenHash(h))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for i := range trimmed {
+			if err := s.logRevocation(ctx, tx, userID, &trimmed[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return trimmed, err
+}
+
+// SetReauth implements localauth.Store.
+func (s *Store) SetReauth(ctx context.Context, h localauth.TokenHash, at time.Time) error {
+	res, err := s.write.ExecContext(ctx, `UPDATE sessions SET reauth_at = ? WHERE token_hash = ?`, ms(at), h[:])
+	if err != nil {
+		return err
+	}
+	return oneRow(res, localauth.ErrInvalidSession)
 }
 
 // Sessions implements localauth.Store.
@@ -118,7 +204,14 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now, idleBefore time.
 			return err
 		}
 		n, _ = res.RowsAffected()
-		_, err = tx.ExecContext(ctx, `DELETE FROM handoffs WHERE expires_at <= ?`, ms(now))
+		if _, err = tx.ExecContext(ctx, `DELETE FROM handoffs WHERE expires_at <= ?`, ms(now)); err != nil {
+			return err
+		}
+		if _, err = tx.ExecContext(ctx, `DELETE FROM devices WHERE expires_at <= ?`, ms(now)); err != nil {
+			return err
+		}
+		// Counters idle for longer than any sensible ForgetAfter.
+		_, err = tx.ExecContext(ctx, `DELETE FROM throttle WHERE last < ?`, ms(now.Add(-7*24*time.Hour)))
 		return err
 	})
 	return int(n), err

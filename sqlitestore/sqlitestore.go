@@ -29,6 +29,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/localauth/localauth"
+	sqlmigrations "github.com/localauth/localauth/sqlitestore/migrations"
 )
 
 //go:embed migrations/*.sql
@@ -52,6 +53,18 @@ type Options struct {
 	Now func() time.Time
 }
 
+// Every ability the Service and the localauth command look for.
+var (
+	_ localauth.Store                 = (*Store)(nil)
+	_ localauth.HandoffStore          = (*Store)(nil)
+	_ localauth.FactorStore           = (*Store)(nil)
+	_ localauth.DeviceStore           = (*Store)(nil)
+	_ localauth.ThrottleStoreProvider = (*Store)(nil)
+	_ localauth.RevocationWatcher     = (*Store)(nil)
+	_ localauth.Pinger                = (*Store)(nil)
+	_ localauth.SchemaVersioner       = (*Store)(nil)
+)
+
 // Store is a localauth.Store on a SQLite file. It is safe for concurrent
 // use.
 type Store struct {
@@ -62,18 +75,24 @@ type Store struct {
 }
 
 var (
-	_ localauth.Store             = (*Store)(nil)
-	_ localauth.RevocationWatcher = (*Store)(nil)
+	_ localauth.Store                 = (*Store)(nil)
+	_ localauth.RevocationWatcher     = (*Store)(nil)
+	_ localauth.DeviceStore           = (*Store)(nil)
+	_ localauth.ThrottleStoreProvider = (*Store)(nil)
 )
 
 // Open opens (creating if needed) the database file at path and migrates it
-// to the current schema.
+// to the current schema. A new file, and a missing directory made for it
+// (only one level), are private to the owner (0600 and 0700).
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlitestore: empty database path")
 	}
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlitestore: database path %q may not contain '?' or '#'", path)
+	}
+	if err := createPrivate(path); err != nil {
+		return nil, err
 	}
 	if opts.BusyTimeout <= 0 {
 		opts.BusyTimeout = 5 * time.Second
@@ -141,7 +160,7 @@ func (s *Store) provider() (*goose.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return goose.NewProvider(goose.DialectSQLite3, s.write, sub)
+	return goose.NewProvider(goose.DialectSQLite3, s.write, sub, goose.WithGoMigrations(sqlmigrations.Skeleton))
 }
 
 // SchemaVersion returns the schema version the database is at and the

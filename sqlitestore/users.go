@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"github.com/localauth/localauth"
 )
@@ -30,11 +31,16 @@ func notFound(err, sentinel error) error {
 // CreateUser implements localauth.Store.
 func (s *Store) CreateUser(ctx context.Context, u *localauth.User, hash []byte) error {
 	err := s.write.QueryRowContext(ctx,
-		`INSERT INTO users (username, display_name, password_hash, enabled, created_at, password_changed_at)
-		 VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-		u.Username, u.DisplayName, string(hash), u.Enabled, ms(u.CreatedAt), ms(u.CreatedAt),
+		`INSERT INTO users (username, skeleton, display_name, password_hash, enabled, created_at, password_changed_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		u.Username, localauth.UsernameSkeleton(u.Username), u.DisplayName, string(hash), u.Enabled, ms(u.CreatedAt), ms(u.CreatedAt),
 	).Scan(&u.ID)
 	if isUnique(err) {
+		// The skeleton's index is the only unique one whose message
+		// names the skeleton column.
+		if strings.Contains(err.Error(), "users.skeleton") {
+			return localauth.ErrUsernameConfusable
+		}
 		return localauth.ErrUserExists
 	}
 	return err
@@ -49,6 +55,12 @@ func (s *Store) UserByID(ctx context.Context, id int64) (localauth.User, error) 
 // UserByName implements localauth.Store.
 func (s *Store) UserByName(ctx context.Context, username string) (localauth.User, error) {
 	u, err := scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+	return u, notFound(err, localauth.ErrUserNotFound)
+}
+
+// UserBySkeleton implements localauth.Store.
+func (s *Store) UserBySkeleton(ctx context.Context, skeleton string) (localauth.User, error) {
+	u, err := scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE skeleton = ?`, skeleton))
 	return u, notFound(err, localauth.ErrUserNotFound)
 }
 
@@ -70,14 +82,18 @@ func (s *Store) Users(ctx context.Context) ([]localauth.User, error) {
 	return us, rows.Err()
 }
 
-// PasswordHash implements localauth.Store.
-func (s *Store) PasswordHash(ctx context.Context, userID int64) ([]byte, error) {
-	var h string
-	err := s.read.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE id = ?`, userID).Scan(&h)
+// Credential implements localauth.Store.
+func (s *Store) Credential(ctx context.Context, userID int64) (localauth.Credential, error) {
+	var (
+		h string
+		c localauth.Credential
+	)
+	err := s.read.QueryRowContext(ctx, `SELECT password_hash, credential_version FROM users WHERE id = ?`, userID).Scan(&h, &c.Version)
 	if err != nil {
-		return nil, notFound(err, localauth.ErrUserNotFound)
+		return localauth.Credential{}, notFound(err, localauth.ErrUserNotFound)
 	}
-	return []byte(h), nil
+	c.Hash = []byte(h)
+	return c, nil
 }
 
 // SetPasswordHash implements localauth.Store.
@@ -85,7 +101,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID int64, hash []byte, 
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
-			`UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?`,
+			`UPDATE users SET password_hash = ?, password_changed_at = ?, credential_version = credential_version + 1 WHERE id = ?`,
 			string(hash), ms(s.now()), userID)
 		if err != nil {
 			return err

@@ -35,12 +35,15 @@ func Run(t *testing.T, newStore func(t *testing.T) localauth.Store) {
 		{"CreateUserAssignsIDAndRoundTrips", testCreateUser},
 		{"DuplicateUsernameIsErrUserExists", testDuplicateUser},
 		{"ConcurrentDuplicateCreatesExactlyOne", testConcurrentDuplicate},
+		{"LookAlikeUsernamesAreErrUsernameConfusable", testLookAlikes},
+		{"ConcurrentLookAlikesCreateExactlyOne", testConcurrentLookAlikes},
 		{"InvalidHashIsRefusedAndNothingStored", testInvalidHash},
 		{"LookupsOfMissingUsersAreErrUserNotFound", testMissingUser},
 		{"UsersAreOrderedByID", testUsersOrdered},
 		{"HostileUsernamesAreStoredLiterally", testHostileNames},
 		{"SetPasswordHashKeepsOnlyTheNamedSession", testSetPasswordHash},
 		{"ReplacePasswordHashIsCompareAndSwap", testReplacePasswordHash},
+		{"CredentialVersionGuardsNewSessions", testCredentialVersion},
 		{"DisablingDeletesSessions", testDisable},
 		{"DeleteUserCascadesToSessions", testDeleteUser},
 		{"SessionRoundTripsAtMillisecondPrecision", testSessionRoundTrip},
@@ -48,11 +51,21 @@ func Run(t *testing.T, newStore func(t *testing.T) localauth.Store) {
 		{"DuplicateTokenHashIsRefused", testDuplicateTokenHash},
 		{"TouchSession", testTouch},
 		{"DeleteSessionReturnsItsUser", testDeleteSession},
-		{"DeleteUserSessionsCounts", testDeleteUserSessions},
+		{"DeleteUserSessionsCountsAndKeeps", testDeleteUserSessions},
+		{"DeleteSessionByPublicIDOnlyTheOwners", testDeleteByPublicID},
+		{"SetReauthRecordsConfirmation", testSetReauth},
+		{"TrimSessionsEndsTheOldest", testTrimSessions},
 		{"SessionsListsPerUserAndAll", testSessionsList},
 		{"DeleteExpiredSessionsByExpiryAndIdle", testDeleteExpired},
 		{"HandoffIsTakenOnceAndExpires", testHandoff},
 		{"RevocationsReachWatchers", testWatch},
+		{"ThrottleCountersAreAtomic", testThrottleStore},
+		{"DevicesTrustedPerUserUntilExpiry", testDevices},
+		{"TOTPFromEnrolmentToRemoval", testTOTPLifecycle},
+		{"TOTPStepsAndRecoveryCodesSpentOnce", testFactorsSpentOnce},
+		{"PasskeysAddListUseRemove", testPasskeys},
+		{"ResetFactorsRemovesAllAndEndsSessions", testResetFactors},
+		{"HandoffHoldsCeremonyState", testHandoffHoldsCeremonies},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, h) })
@@ -90,12 +103,21 @@ var tokenSeq atomic.Int64
 
 func (h *harness) session(t *testing.T, s localauth.Store, userID int64, created, expires time.Time) localauth.Session {
 	t.Helper()
+	// A login carries the credential version it verified.
+	cred, err := s.Credential(ctx, userID)
+	noErr(t, "Credential", err)
+	n := tokenSeq.Add(1)
 	sess := localauth.Session{
-		UserID:     userID,
-		TokenHash:  sha256.Sum256(fmt.Appendf(nil, "token-%d", tokenSeq.Add(1))),
-		CreatedAt:  created,
-		ExpiresAt:  expires,
-		LastSeenAt: created,
+		CredentialVersion: cred.Version,
+		PublicID:          fmt.Sprintf("public-id-%06d-%s", n, t.Name()[:min(len(t.Name()), 8)]),
+		IP:                "192.0.2.1",
+		UserAgent:         "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
+		ReauthAt:          created,
+		UserID:            userID,
+		TokenHash:         sha256.Sum256(fmt.Appendf(nil, "token-%d", n)),
+		CreatedAt:         created,
+		ExpiresAt:         expires,
+		LastSeenAt:        created,
 	}
 	if err := s.CreateSession(ctx, &sess); err != nil {
 		t.Fatalf("CreateSession: %v", err)
@@ -137,11 +159,46 @@ func testCreateUser(t *testing.T, h *harness) {
 			t.Errorf("%s: got %+v, want %+v", lookup.name, got, u)
 		}
 	}
-	hash, err := s.PasswordHash(ctx, u.ID)
-	noErr(t, "PasswordHash", err)
-	if string(hash) != string(h.hash) {
-		t.Errorf("PasswordHash: got %q, want %q", hash, h.hash)
+	cred, err := s.Credential(ctx, u.ID)
+	noErr(t, "Credential", err)
+	if string(cred.Hash) != string(h.hash) || cred.Version <= 0 {
+		t.Errorf("Credential: got %q version %d, want %q and a positive version", cred.Hash, cred.Version, h.hash)
 	}
+}
+
+// A password change advances the credential version; a session carrying an
+// older version is refused and nothing is stored; a rehash of the same
+// password keeps the version.
+func testCredentialVersion(t *testing.T, h *harness) {
+	s := h.newStore(t)
+	u := h.user(t, s, "ivan")
+	before, err := s.Credential(ctx, u.ID)
+	noErr(t, "Credential", err)
+	ok, err := s.ReplacePasswordHash(ctx, u.ID, h.hash, h.hash2)
+	noErr(t, "ReplacePasswordHash", err)
+	after, err := s.Credential(ctx, u.ID)
+	noErr(t, "Credential", err)
+	if !ok || after.Version != before.Version {
+		t.Fatalf("a rehash changed the credential version: %d → %d (replaced %v)", before.Version, after.Version, ok)
+	}
+	_, err = s.SetPasswordHash(ctx, u.ID, h.hash, nil)
+	noErr(t, "SetPasswordHash", err)
+	changed, err := s.Credential(ctx, u.ID)
+	noErr(t, "Credential", err)
+	if changed.Version <= before.Version {
+		t.Fatalf("SetPasswordHash: version %d → %d, want it to advance", before.Version, changed.Version)
+	}
+	stale := localauth.Session{
+		UserID: u.ID, PublicID: "public-id-stale-login", TokenHash: sha256.Sum256([]byte("stale login")),
+		CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), LastSeenAt: t0,
+		CredentialVersion: before.Version,
+	}
+	wantErr(t, "CreateSession with the old credential version", s.CreateSession(ctx, &stale), localauth.ErrCredentialChanged)
+	if _, _, err := s.SessionByTokenHash(ctx, stale.TokenHash); !errors.Is(err, localauth.ErrInvalidSession) {
+		t.Fatalf("the refused session was stored: %v", err)
+	}
+	stale.CredentialVersion = changed.Version
+	noErr(t, "CreateSession with the current version", s.CreateSession(ctx, &stale))
 }
 
 func testDuplicateUser(t *testing.T, h *harness) {
@@ -195,10 +252,10 @@ func testInvalidHash(t *testing.T, h *harness) {
 	if _, err := s.SetPasswordHash(ctx, u.ID, []byte("not a hash"), nil); err == nil {
 		t.Error("SetPasswordHash with an invalid hash succeeded, want an error")
 	}
-	hash, err := s.PasswordHash(ctx, u.ID)
-	noErr(t, "PasswordHash", err)
-	if string(hash) != string(h.hash) {
-		t.Errorf("hash changed by a refused update: got %q", hash)
+	cred, err := s.Credential(ctx, u.ID)
+	noErr(t, "Credential", err)
+	if string(cred.Hash) != string(h.hash) {
+		t.Errorf("hash changed by a refused update: got %q", cred.Hash)
 	}
 }
 
@@ -208,8 +265,8 @@ func testMissingUser(t *testing.T, h *harness) {
 	wantErr(t, "UserByID", err, localauth.ErrUserNotFound)
 	_, err = s.UserByName(ctx, "nobody")
 	wantErr(t, "UserByName", err, localauth.ErrUserNotFound)
-	_, err = s.PasswordHash(ctx, 12345)
-	wantErr(t, "PasswordHash", err, localauth.ErrUserNotFound)
+	_, err = s.Credential(ctx, 12345)
+	wantErr(t, "Credential", err, localauth.ErrUserNotFound)
 	_, err = s.SetPasswordHash(ctx, 12345, h.hash, nil)
 	wantErr(t, "SetPasswordHash", err, localauth.ErrUserNotFound)
 	wantErr(t, "SetUserEnabled", s.SetUserEnabled(ctx, 12345, false), localauth.ErrUserNotFound)
@@ -275,9 +332,9 @@ func testSetPasswordHash(t *testing.T, h *harness) {
 		_, _, err := s.SessionByTokenHash(ctx, kept.TokenHash)
 		noErr(t, "kept session", err)
 	}
-	hash, err := s.PasswordHash(ctx, u.ID)
-	noErr(t, "PasswordHash", err)
-	if string(hash) != string(h.hash2) {
+	cred, err := s.Credential(ctx, u.ID)
+	noErr(t, "Credential", err)
+	if string(cred.Hash) != string(h.hash2) {
 		t.Errorf("hash not replaced")
 	}
 	n, err = s.SetPasswordHash(ctx, u.ID, h.hash, nil)
@@ -300,8 +357,8 @@ func testReplacePasswordHash(t *testing.T, h *harness) {
 	if !ok {
 		t.Fatal("ReplacePasswordHash did not replace the matching hash")
 	}
-	hash, _ := s.PasswordHash(ctx, u.ID)
-	if string(hash) != string(h.hash2) {
+	cred, _ := s.Credential(ctx, u.ID)
+	if string(cred.Hash) != string(h.hash2) {
 		t.Fatal("hash not replaced")
 	}
 }
@@ -354,7 +411,9 @@ func testSessionRoundTrip(t *testing.T, h *harness) {
 	noErr(t, "SessionByTokenHash", err)
 	if got.ID != want.ID || got.UserID != u.ID || got.TokenHash != want.TokenHash ||
 		!got.CreatedAt.Equal(t0.Truncate(time.Millisecond)) || !got.ExpiresAt.Equal(t0.Add(7*24*time.Hour).Truncate(time.Millisecond)) ||
-		!got.LastSeenAt.Equal(t0.Truncate(time.Millisecond)) {
+		!got.LastSeenAt.Equal(t0.Truncate(time.Millisecond)) || got.PublicID != want.PublicID ||
+		got.IP != want.IP || got.UserAgent != want.UserAgent || got.Remember != want.Remember ||
+		!got.ReauthAt.Equal(t0.Truncate(time.Millisecond)) {
 		t.Errorf("SessionByTokenHash: got %+v, want %+v", got, want)
 	}
 	if gotUser.ID != u.ID || gotUser.Username != "ken" || !gotUser.Enabled {
@@ -366,7 +425,7 @@ func testSessionRoundTrip(t *testing.T, h *harness) {
 
 func testSessionMissingUser(t *testing.T, h *harness) {
 	s := h.newStore(t)
-	sess := localauth.Session{UserID: 999, TokenHash: sha256.Sum256([]byte("x")), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), LastSeenAt: t0}
+	sess := localauth.Session{UserID: 999, PublicID: "public-id-of-nobody", TokenHash: sha256.Sum256([]byte("x")), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), LastSeenAt: t0}
 	wantErr(t, "CreateSession for a missing user", s.CreateSession(ctx, &sess), localauth.ErrUserNotFound)
 }
 
@@ -415,18 +474,26 @@ func testDeleteUserSessions(t *testing.T, h *harness) {
 	s := h.newStore(t)
 	u := h.user(t, s, "olivia")
 	other := h.user(t, s, "peggy")
-	for range 3 {
-		h.session(t, s, u.ID, t0, t0.Add(time.Hour))
+	var mine []localauth.Session
+	for range 4 {
+		mine = append(mine, h.session(t, s, u.ID, t0, t0.Add(time.Hour)))
 	}
 	o := h.session(t, s, other.ID, t0, t0.Add(time.Hour))
-	n, err := s.DeleteUserSessions(ctx, u.ID)
-	noErr(t, "DeleteUserSessions", err)
+	n, err := s.DeleteUserSessions(ctx, u.ID, &mine[2].TokenHash)
+	noErr(t, "DeleteUserSessions(keep)", err)
 	if n != 3 {
-		t.Errorf("DeleteUserSessions: got %d, want 3", n)
+		t.Errorf("DeleteUserSessions(keep): got %d, want 3", n)
 	}
+	_, _, err = s.SessionByTokenHash(ctx, mine[2].TokenHash)
+	noErr(t, "the kept session", err)
 	_, _, err = s.SessionByTokenHash(ctx, o.TokenHash)
 	noErr(t, "another user's session", err)
-	n, err = s.DeleteUserSessions(ctx, u.ID)
+	n, err = s.DeleteUserSessions(ctx, u.ID, nil)
+	noErr(t, "DeleteUserSessions", err)
+	if n != 1 {
+		t.Errorf("DeleteUserSessions(nil): got %d, want 1", n)
+	}
+	n, err = s.DeleteUserSessions(ctx, u.ID, nil)
 	noErr(t, "DeleteUserSessions again", err)
 	if n != 0 {
 		t.Errorf("second DeleteUserSessions: got %d, want 0", n)
@@ -503,7 +570,7 @@ func testWatch(t *testing.T, h *harness) {
 	time.Sleep(300 * time.Millisecond)
 	_, err := s.DeleteSession(ctx, a.TokenHash)
 	noErr(t, "DeleteSession", err)
-	_, err = s.DeleteUserSessions(ctx, u.ID)
+	_, err = s.DeleteUserSessions(ctx, u.ID, nil)
 	noErr(t, "DeleteUserSessions", err)
 	want := []localauth.Revocation{{UserID: u.ID, TokenHash: a.TokenHash}, {UserID: u.ID, All: true}}
 	for i, w := range want {
@@ -518,8 +585,18 @@ func testWatch(t *testing.T, h *harness) {
 	}
 }
 
+func handoffStore(t *testing.T, s localauth.Store) localauth.HandoffStore {
+	t.Helper()
+	hs, ok := s.(localauth.HandoffStore)
+	if !ok {
+		t.Skip("the store keeps no handoffs")
+	}
+	return hs
+}
+
 func testHandoff(t *testing.T, h *harness) {
-	s := h.newStore(t)
+	store := h.newStore(t)
+	s := handoffStore(t, store)
 	code := sha256.Sum256([]byte("code"))
 	in := localauth.Handoff{CodeHash: code, Sealed: []byte("sealed token bytes"), ExpiresAt: t0.Add(time.Minute)}
 	noErr(t, "CreateHandoff", s.CreateHandoff(ctx, in))
@@ -551,7 +628,7 @@ func testHandoff(t *testing.T, h *harness) {
 	wantErr(t, "expired handoff", err, localauth.ErrInvalidSession)
 	gone := sha256.Sum256([]byte("gone"))
 	noErr(t, "CreateHandoff", s.CreateHandoff(ctx, localauth.Handoff{CodeHash: gone, Sealed: []byte("x"), ExpiresAt: t0.Add(time.Minute)}))
-	_, err = s.DeleteExpiredSessions(ctx, t0.Add(2*time.Minute), time.Time{})
+	_, err = store.DeleteExpiredSessions(ctx, t0.Add(2*time.Minute), time.Time{})
 	noErr(t, "DeleteExpiredSessions", err)
 	_, err = s.TakeHandoff(ctx, gone, t0)
 	wantErr(t, "purged handoff", err, localauth.ErrInvalidSession)

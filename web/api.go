@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -17,13 +19,23 @@ import (
 
 // The JSON API, under /api/auth/:
 //
-//	POST register   {"username","password"}              201 {"user"}
-//	POST login      {"username","password"}              200 {"user","expires_at"} + session cookie
-//	POST token      {"username","password"}              200 {"token","token_type","expires_at","user"}
-//	POST logout                                          204, cookie cleared
-//	GET  me                                              200 {"user"} | 401
-//	POST password   {"current_password","new_password"}  204; the other sessions end
-//	POST session    {"code"}                             204 + session cookie (live pages in cookie mode)
+//	POST   register   {"username","password"}                       201 {"user"}
+//	POST   login      {"username","password","remember"?}          200 {"user","expires_at"} + session and device cookies
+//	POST   token      {"username","password","remember"?}          200 {"token","token_type","expires_at","user"} + device cookie
+//	POST   logout                                                   204, cookie cleared
+//	GET    me                                                       200 {"user"} | 401
+//	POST   password   {"current_password","new_password"}           204; the other sessions end (recent login)
+//	POST   session    {"code"}                                      204 + session cookie (live pages in cookie mode)
+//	GET    sessions                                                 200 {"sessions":[{"id","created_at","last_seen_at","ip","device","current"}]}
+//	DELETE sessions/{id}                                            204 | 404 (another's or unknown); another than one's own: recent login
+//	POST   sessions/revoke-others                                   204 (recent login)
+//	POST   reauth     {"password"}                                  204: a recent login for ReauthWindow
+//	DELETE account                                                  204, cookie cleared (recent login)
+//
+// and the second-factor endpoints of factors.go.
+//
+// "Recent login" endpoints answer 403 {"error":"reauth_required"} without
+// one.
 //
 // Errors are {"error": "<stable code>", "message": "<text for people>"},
 // with "field" naming the input to correct where there is one. Requests
@@ -49,50 +61,57 @@ func apiUser(u localauth.User) APIUser {
 type credentials struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	// Remember asks for a "keep me signed in" session (login and token
+	// only; registration refuses it as an unknown field would be).
+	Remember bool `json:"remember"`
 }
 
 // API returns the handler of the JSON API; mount it at APIPrefix.
 func (a *Auth) API() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+APIPrefix+"register", a.apiRegister)
-	mux.HandleFunc("POST "+APIPrefix+"login", a.apiLogin)
-	mux.HandleFunc("POST "+APIPrefix+"token", a.apiToken)
-	mux.HandleFunc("POST "+APIPrefix+"logout", a.apiLogout)
-	mux.HandleFunc("GET "+APIPrefix+"me", a.apiMe)
-	mux.HandleFunc("POST "+APIPrefix+"password", a.apiPassword)
-	mux.HandleFunc("POST "+APIPrefix+"session", a.apiSession)
-	mux.HandleFunc(APIPrefix, func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "No such endpoint.", 0)
-	})
-	return a.csrf.Handler(noStore(methodErrors(mux)))
-}
+	routes := map[string]apiRoute{
+		"register": {http.MethodPost, a.apiRegister},
+		"login":    {http.MethodPost, a.apiLogin},
+		"token":    {http.MethodPost, a.apiToken},
+		"logout":   {http.MethodPost, a.apiLogout},
+		"me":       {http.MethodGet, a.apiMe},
+		"password": {http.MethodPost, a.apiPassword},
+		"session":  {http.MethodPost, a.apiSession},
 
-func noStore(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		next.ServeHTTP(w, r)
-	})
-}
-
-// methodErrors turns the mux's plain-text 405 into the API's JSON error.
-func methodErrors(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, pattern := mux.Handler(r)
-		if pattern == APIPrefix {
-			// ServeMux answers 405 (with Allow) when the path matches
-			// another method; reproduce it in JSON.
-			probe := r.Clone(r.Context())
-			for _, m := range []string{http.MethodGet, http.MethodPost} {
-				probe.Method = m
-				if _, p := mux.Handler(probe); p != APIPrefix {
-					w.Header().Set("Allow", m)
-					writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Use "+m+" for this endpoint.", 0)
-					return
-				}
-			}
+		"sessions":               {http.MethodGet, a.apiSessions},
+		"sessions/revoke-others": {http.MethodPost, a.apiRevokeOthers},
+		"reauth":                 {http.MethodPost, a.apiReauth},
+		"account":                {http.MethodDelete, a.apiDeleteAccount},
+	}
+	a.factorRoutes(routes)
+	return a.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// One lookup on the exact path: the API is a flat set of names,
+		// and GET /api/auth/me runs on every page view of an app, so it
+		// should cost no pattern matching. Any path that is not exactly
+		// one of the names (unclean ones included) is a 404.
+		w.Header()["Cache-Control"] = valNoStore
+		name, _ := strings.CutPrefix(r.URL.Path, APIPrefix)
+		rt, ok := routes[name]
+		if !ok {
+			rt, ok = a.accountRoute(name)
 		}
-		mux.ServeHTTP(w, r)
-	})
+		if !ok || !strings.HasPrefix(r.URL.Path, APIPrefix) {
+			writeError(w, http.StatusNotFound, "not_found", "No such endpoint.", 0)
+			return
+		}
+		if r.Method != rt.method && !(rt.method == http.MethodGet && r.Method == http.MethodHead) {
+			w.Header().Set("Allow", rt.method)
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Use "+rt.method+" for this endpoint.", 0)
+			return
+		}
+		rt.h(w, r)
+	}))
+}
+
+// apiRoute is one endpoint of the API: the method it answers (GET also
+// answers HEAD) and its handler.
+type apiRoute struct {
+	method string
+	h      http.HandlerFunc
 }
 
 func (a *Auth) apiRegister(w http.ResponseWriter, r *http.Request) {
@@ -113,13 +132,15 @@ func (a *Auth) apiLogin(w http.ResponseWriter, r *http.Request) {
 	if !a.decode(w, r, &in) {
 		return
 	}
-	res, err := a.svc.Login(a.Context(r), in.Username, in.Password)
+	res, err := a.svc.Login(a.Context(r), in.Username, in.Password, localauth.LoginOptions{Remember: in.Remember})
+	if secondStep(w, err) {
+		return
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	a.SetSessionCookie(w, r, res.Token, res.Session.ExpiresAt)
-	writeJSON(w, http.StatusOK, map[string]any{"user": apiUser(res.User), "expires_at": res.Session.ExpiresAt})
+	a.loggedIn(w, r, res)
 }
 
 func (a *Auth) apiToken(w http.ResponseWriter, r *http.Request) {
@@ -127,11 +148,15 @@ func (a *Auth) apiToken(w http.ResponseWriter, r *http.Request) {
 	if !a.decode(w, r, &in) {
 		return
 	}
-	res, err := a.svc.Login(a.Context(r), in.Username, in.Password)
+	res, err := a.svc.Login(a.Context(r), in.Username, in.Password, localauth.LoginOptions{Remember: in.Remember})
+	if secondStep(w, err) {
+		return
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
+	a.SetDeviceCookie(w, r, res.DeviceToken)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"token": string(res.Token), "token_type": "Bearer",
 		"expires_at": res.Session.ExpiresAt, "user": apiUser(res.User),
@@ -156,7 +181,52 @@ func (a *Auth) apiMe(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"user": apiUser(u)})
+	// Encoded by hand: this is the hottest answer of the API, and the
+	// reflection of encoding/json over a map cost more than the rest of
+	// the request. TestMeJSON holds it to encoding/json's output.
+	bp := meBuffers.Get().(*[]byte)
+	b := append((*bp)[:0], `{"user":`...)
+	b = appendAPIUser(b, apiUser(u))
+	b = append(b, "}\n"...)
+	w.Header()["Content-Type"] = valJSON
+	w.Write(b)
+	*bp = b
+	meBuffers.Put(bp)
+}
+
+// meBuffers holds the buffers GET me encodes into (net/http copies what
+// Write is given), so that the answer allocates nothing.
+var meBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// appendAPIUser appends u as encoding/json marshals it.
+func appendAPIUser(b []byte, u APIUser) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, u.ID, 10)
+	b = append(b, `,"username":`...)
+	b = appendJSONString(b, u.Username)
+	b = append(b, `,"display_name":`...)
+	b = appendJSONString(b, u.DisplayName)
+	b = append(b, `,"created_at":`...)
+	b = append(b, '"')
+	b = u.CreatedAt.AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...)
+}
+
+// appendJSONString appends s as a JSON string. Usernames hold only
+// letters, digits, marks and ". _ - @ +", which need no escaping; anything
+// else goes through encoding/json, so the output is always what it would
+// write (HTML characters escaped included).
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func (a *Auth) apiPassword(w http.ResponseWriter, r *http.Request) {
@@ -188,12 +258,13 @@ func (a *Auth) apiSession(w http.ResponseWriter, r *http.Request) {
 	if !a.decode(w, r, &in) {
 		return
 	}
-	tok, sess, err := a.svc.RedeemHandoff(a.Context(r), in.Code)
+	// The code counts only from the browser it was issued to.
+	tok, sess, err := a.svc.RedeemHandoff(a.Context(r), in.Code, a.HandoffBinding(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	a.SetSessionCookie(w, r, tok, sess.ExpiresAt)
+	a.SetSessionCookie(w, r, tok, sess)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -219,6 +290,10 @@ func (a *Auth) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	// password would become something other than what was typed: refuse.
 	if !utf8.Valid(raw) {
 		writeError(w, http.StatusBadRequest, "bad_request", "The request body is not valid UTF-8.", 0)
+		return false
+	}
+	if msg := checkKeys(raw, v); msg != "" {
+		writeError(w, http.StatusBadRequest, "bad_request", msg, 0)
 		return false
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -247,7 +322,15 @@ var status = map[string]int{
 	localauth.CodeUnavailable:        http.StatusServiceUnavailable,
 	localauth.CodeUnauthenticated:    http.StatusUnauthorized,
 	localauth.CodeUserNotFound:       http.StatusNotFound,
+	localauth.CodeReauthRequired:     http.StatusForbidden,
+	localauth.CodeSessionNotFound:    http.StatusNotFound,
 	localauth.CodeInternal:           http.StatusInternalServerError,
+	localauth.CodeMFARequired:        http.StatusUnauthorized,
+	localauth.CodeInvalidCode:        http.StatusUnauthorized,
+	localauth.CodeFactorUnavailable:  http.StatusConflict,
+	localauth.CodeFactorExists:       http.StatusConflict,
+	localauth.CodeFactorNotFound:     http.StatusNotFound,
+	localauth.CodeInvalidName:        http.StatusBadRequest,
 }
 
 // fail answers a Service error. Internal and store errors are logged with
@@ -280,7 +363,7 @@ func writeError(w http.ResponseWriter, st int, code, msg string, retry time.Dura
 }
 
 func writeJSON(w http.ResponseWriter, st int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header()["Content-Type"] = valJSON
 	w.WriteHeader(st)
 	json.NewEncoder(w).Encode(v)
 }

@@ -14,19 +14,69 @@ const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // authenticated response is kept by a shared or browser cache (handlers that
 // serve public assets may override it). Under TLS it adds
 // Strict-Transport-Security for two years.
+//
+// It sends the default ContentSecurityPolicy; a site whose pages need more
+// (an image host, an analytics endpoint) uses Headers instead.
 func SecurityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", ContentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
-		h.Set("Cache-Control", "no-store")
-		if r.TLS != nil {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-		}
+		setSecurityHeaders(w.Header(), r.TLS != nil)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// Headers configures the security headers for sites whose pages need a
+// policy other than the default. The zero value sends what SecurityHeaders
+// sends.
+type Headers struct {
+	// ContentSecurityPolicy replaces the default policy (the constant
+	// ContentSecurityPolicy) when not empty. The live client needs
+	// script-src and connect-src to allow this origin; loosen other
+	// directives only as far as the pages need.
+	ContentSecurityPolicy string
+}
+
+// Handler wraps next like SecurityHeaders, with c's policy.
+func (c Headers) Handler(next http.Handler) http.Handler {
+	if c.ContentSecurityPolicy == "" || c.ContentSecurityPolicy == ContentSecurityPolicy {
+		return SecurityHeaders(next)
+	}
+	csp := oneValue(c.ContentSecurityPolicy)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		setSecurityHeaders(h, r.TLS != nil)
+		h["Content-Security-Policy"] = csp
+		next.ServeHTTP(w, r)
+	})
+}
+
+// The header values, built once. They run on every response, so they are
+// assigned straight into the map under their canonical keys: Header.Set
+// would canonicalise each key and allocate a new one-element slice each
+// time. Each slice has its capacity cut to its length, so a handler's
+// Header.Add appends to a copy and never to the shared array; handlers
+// replace values (Set), they never write into them.
+var (
+	valCSP         = oneValue(ContentSecurityPolicy)
+	valNosniff     = oneValue("nosniff")
+	valSameOrigin  = oneValue("same-origin")
+	valDeny        = oneValue("DENY")
+	valPermissions = oneValue("camera=(), microphone=(), geolocation=(), payment=()")
+	valNoStore     = oneValue("no-store")
+	valHSTS        = oneValue("max-age=63072000; includeSubDomains")
+	valJSON        = oneValue("application/json; charset=utf-8")
+)
+
+func oneValue(v string) []string { return []string{v}[:1:1] }
+
+func setSecurityHeaders(h http.Header, tls bool) {
+	h["Content-Security-Policy"] = valCSP
+	h["X-Content-Type-Options"] = valNosniff
+	h["Referrer-Policy"] = valSameOrigin
+	h["X-Frame-Options"] = valDeny
+	h["Cross-Origin-Opener-Policy"] = valSameOrigin
+	h["Permissions-Policy"] = valPermissions
+	h["Cache-Control"] = valNoStore
+	if tls {
+		h["Strict-Transport-Security"] = valHSTS
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/textproto"
 	"strings"
 	"time"
 
@@ -88,11 +89,6 @@ func New(cfg Config) (*Auth, error) {
 	return a, nil
 }
 
-// SafeReturnPath returns p when it is a path on this origin, else "/": the
-// one validator of return paths, for ?next= and for the live pages'
-// redirect_to alike.
-func SafeReturnPath(p string) string { return returnto.Safe(p) }
-
 // ClientIP returns the client's address: the connection's peer, or, when
 // the peer is a trusted proxy, the last address in X-Forwarded-For that is
 // not itself a trusted proxy.
@@ -145,43 +141,107 @@ func (a *Auth) secure(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}
+	if len(a.proxies) == 0 {
+		return false
+	}
 	return a.trusted(peerAddr(r)) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-// Context returns the request's context carrying its client address, as
-// the Service wants it for throttling and audit.
+// Context returns the request's context carrying its client address, its
+// User-Agent and its device token, as the Service wants them for
+// throttling, audit and the user's list of sessions.
 func (a *Auth) Context(r *http.Request) context.Context {
-	return localauth.WithClientIP(r.Context(), a.ClientIP(r))
+	ctx := localauth.WithUserAgent(localauth.WithClientIP(r.Context(), a.ClientIP(r)), r.UserAgent())
+	if dev := a.DeviceToken(r); dev != "" {
+		ctx = localauth.WithDeviceToken(ctx, dev)
+	}
+	return ctx
 }
 
-// SetSessionCookie sets the session cookie: HttpOnly (scripts cannot read
-// it), SameSite=Lax (not sent on cross-site POSTs), Path=/, Max-Age the
-// session's remaining life, and under TLS Secure with the __Host- prefix.
-func (a *Auth) SetSessionCookie(w http.ResponseWriter, r *http.Request, token localauth.Token, expires time.Time) {
+// Device cookie names, plain and under TLS. The cookie marks a browser that
+// logged in to an account before, so that its failed logins are counted
+// apart from strangers' (see localauth.ThrottleConfig).
+const (
+	DeviceCookieName       = "localauth_device"
+	SecureDeviceCookieName = "__Host-localauth_device"
+)
+
+// deviceCookieAge is how long a browser keeps its device cookie; the server
+// decides how long it is trusted (localauth.Config.DeviceLifetime).
+const deviceCookieAge = 400 * 24 * time.Hour
+
+// DeviceToken returns the device token the request's cookie carries, or "".
+func (a *Auth) DeviceToken(r *http.Request) localauth.Token {
+	if v := a.cookie(r, DeviceCookieName, SecureDeviceCookieName); len(v) == localauth.TokenLength {
+		return localauth.Token(v)
+	}
+	return ""
+}
+
+// SetDeviceCookie stores a device token in the browser: HttpOnly,
+// SameSite=Lax, long-lived, and under TLS Secure with the __Host- prefix.
+func (a *Auth) SetDeviceCookie(w http.ResponseWriter, r *http.Request, device localauth.Token) {
+	if device != "" {
+		a.setCookie(w, r, DeviceCookieName, SecureDeviceCookieName, string(device), int(deviceCookieAge/time.Second))
+	}
+}
+
+// setCookie sets an HttpOnly, SameSite=Lax cookie for the whole site: under
+// TLS named secureName and Secure (a __Host- name binds it to this host),
+// else named plain. maxAge < 0 removes it.
+func (a *Auth) setCookie(w http.ResponseWriter, r *http.Request, plain, secureName, value string, maxAge int) {
 	secure := a.secure(r)
-	name := CookieName
+	name := plain
 	if secure {
-		name = SecureCookieName
+		name = secureName
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name:     name,
-		Value:    string(token),
-		Path:     "/",
-		MaxAge:   max(1, int(time.Until(expires).Seconds())),
-		HttpOnly: true,
-		Secure:   secure,
-		SameSite: http.SameSiteLaxMode,
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
 	})
+}
+
+// cookie returns the value of the cookie named plain, or secureName under
+// TLS, or "".
+func (a *Auth) cookie(r *http.Request, plain, secureName string) string {
+	if a.secure(r) {
+		return cookieValue(r, secureName)
+	}
+	return cookieValue(r, plain)
+}
+
+// DeviceCookie gives every browser that loads a page through next a device
+// token, if it has none. Pages whose logins do not go through an HTTP
+// response (live pages log in over their websocket) need it there, so that
+// the login can make the browser a trusted device; the token means nothing
+// until a login from it succeeds.
+func (a *Auth) DeviceCookie(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && a.DeviceToken(r) == "" {
+			if dev, err := a.svc.NewDeviceToken(); err == nil {
+				a.SetDeviceCookie(w, r, dev)
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// SetSessionCookie sets the cookie of the session sess, whose token is
+// token: HttpOnly (scripts cannot read it), SameSite=Lax (not sent on
+// cross-site POSTs), Path=/, and under TLS Secure with the __Host- prefix.
+// A "keep me signed in" session gets Max-Age its remaining life; any other
+// gets no Max-Age, so that it ends when the browser closes.
+func (a *Auth) SetSessionCookie(w http.ResponseWriter, r *http.Request, token localauth.Token, sess localauth.Session) {
+	maxAge := 0 // a browser-session cookie
+	if sess.Remember {
+		maxAge = max(1, int(time.Until(sess.ExpiresAt).Seconds()))
+	}
+	a.setCookie(w, r, CookieName, SecureCookieName, string(token), maxAge)
 }
 
 // ClearSessionCookie removes the session cookie.
 func (a *Auth) ClearSessionCookie(w http.ResponseWriter, r *http.Request) {
-	secure := a.secure(r)
-	name := CookieName
-	if secure {
-		name = SecureCookieName
-	}
-	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
+	a.setCookie(w, r, CookieName, SecureCookieName, "", -1)
 }
 
 // Token returns the session token a request carries: an Authorization
@@ -193,14 +253,43 @@ func (a *Auth) Token(r *http.Request) localauth.Token {
 		}
 		return ""
 	}
-	name := CookieName
-	if a.secure(r) {
-		name = SecureCookieName
-	}
-	if c, err := r.Cookie(name); err == nil {
-		return localauth.Token(c.Value)
+	return localauth.Token(a.cookie(r, CookieName, SecureCookieName))
+}
+
+// cookieValue returns the value of the first valid cookie called name in
+// r, as r.Cookie(name).Value does, or "". It runs on every authenticated
+// request; r.Cookie allocates a Cookie (and a slice for it) each time. It
+// does not apply net/http's cap on the number of cookies, which guards
+// those allocations.
+func cookieValue(r *http.Request, name string) string {
+	for _, line := range r.Header["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			n, v, _ := strings.Cut(textproto.TrimString(part), "=")
+			if textproto.TrimString(n) != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if validCookieValue(v) {
+				return v
+			}
+		}
 	}
 	return ""
+}
+
+// validCookieValue reports whether v holds only the bytes net/http accepts
+// in a cookie value.
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 type userKey struct{}
@@ -219,7 +308,10 @@ func (a *Auth) authenticate(r *http.Request) (localauth.User, error) {
 	if tok == "" {
 		return localauth.User{}, localauth.ErrInvalidSession
 	}
-	return a.svc.Authenticate(a.Context(r), tok)
+	// Not a.Context(r): Authenticate neither throttles nor audits, so it
+	// has no use for the client address, and working it out costs a parse
+	// on every authenticated request.
+	return a.svc.Authenticate(r.Context(), tok)
 }
 
 // Middleware authenticates the request when it carries a session and
@@ -242,7 +334,9 @@ func (a *Auth) Middleware(next http.Handler) http.Handler {
 
 // RequireLogin serves next only to an authenticated request. A browser
 // without a live session gets 303 to LoginPath?next=<this path>, before any
-// of the page is sent; a stale cookie is cleared.
+// of the page is sent; a stale cookie is cleared. A program (a request with
+// a bearer token, or one that accepts JSON and not HTML) gets RequireAuth's
+// 401 instead: a redirect to a page would mean nothing to it.
 func (a *Auth) RequireLogin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, err := a.authenticate(r)
@@ -250,6 +344,8 @@ func (a *Auth) RequireLogin(next http.Handler) http.Handler {
 		case err == nil:
 			w.Header().Set("Cache-Control", "no-store")
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
+		case wantsJSON(r):
+			a.refuseAPI(w, r, err)
 		case errors.Is(err, localauth.ErrInvalidSession):
 			if a.Token(r) != "" {
 				a.ClearSessionCookie(w, r)

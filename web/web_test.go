@@ -32,13 +32,20 @@ type env struct {
 // Service on a temporary SQLite file.
 func newEnv(t *testing.T, tlsServer bool, edit ...func(*web.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, tlsServer, localauth.Config{}, edit...)
+}
+
+// newEnvWith is newEnv with a Service configuration to start from.
+func newEnvWith(t *testing.T, tlsServer bool, sc localauth.Config, edit ...func(*web.Config)) *env {
+	t.Helper()
 	st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "web.db"), sqlitestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	logs := &strings.Builder{}
-	svc, err := localauth.New(st, localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, Logger: slog.New(slog.DiscardHandler)})
+	sc.Hasher, sc.AllowWeakCost, sc.Logger = localauth.BcryptHasher{Cost: 4}, true, slog.New(slog.DiscardHandler)
+	svc, err := localauth.New(st, sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,12 +144,13 @@ func TestAPIFlow(t *testing.T) {
 		t.Fatalf("me before login: %d %s", r.status, r.raw)
 	}
 
-	r = e.post(t, c, "/api/auth/login", creds("alice", pw))
+	// Kept signed in: the cookie lives as long as the session (30 days).
+	r = e.post(t, c, "/api/auth/login", `{"username":"alice","password":"`+pw+`","remember":true}`)
 	if r.status != 200 {
 		t.Fatalf("login: %d %s", r.status, r.raw)
 	}
 	cookie := r.header.Get("Set-Cookie")
-	for _, want := range []string{"localauth_session=", "Path=/", "HttpOnly", "SameSite=Lax", "Max-Age=604"} {
+	for _, want := range []string{"localauth_session=", "Path=/", "HttpOnly", "SameSite=Lax", "Max-Age=259"} {
 		if !strings.Contains(cookie, want) {
 			t.Errorf("cookie %q lacks %q", cookie, want)
 		}
@@ -190,7 +198,11 @@ func TestBearerTokenAndPasswordChange(t *testing.T) {
 	e.post(t, c, "/api/auth/register", creds("carol", pw))
 	r := e.post(t, c, "/api/auth/token", creds("carol", pw))
 	tok, _ := r.body["token"].(string)
-	if r.status != 200 || len(tok) != 43 || r.body["token_type"] != "Bearer" || r.header.Get("Set-Cookie") != "" {
+	// A bearer login sets no session cookie; only the device cookie that
+	// marks this client as one that logged in to carol before.
+	setCookies := r.header.Values("Set-Cookie")
+	if r.status != 200 || len(tok) != 43 || r.body["token_type"] != "Bearer" ||
+		len(setCookies) != 1 || !strings.HasPrefix(setCookies[0], web.DeviceCookieName+"=") {
 		t.Fatalf("token: %d %s %v", r.status, r.raw, r.header)
 	}
 	api := &http.Client{}
@@ -373,16 +385,18 @@ func TestSessionExchange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, err := e.svc.IssueHandoff(context.Background(), res.Token)
+	const binding = "the-browser-secret"
+	browser := []string{"Cookie", web.HandoffCookieName + "=" + binding}
+	code, err := e.svc.IssueHandoff(context.Background(), res.Token, binding)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body := `{"code":"` + code + `"}`
-	r := e.post(t, c, "/api/auth/session", body)
+	r := e.post(t, c, "/api/auth/session", body, browser...)
 	if r.status != 204 || !strings.Contains(r.header.Get("Set-Cookie"), "localauth_session="+string(res.Token)) {
 		t.Fatalf("exchange: %d %v", r.status, r.header)
 	}
-	if r := e.post(t, e.client(t), "/api/auth/session", body); r.status != 401 {
+	if r := e.post(t, e.client(t), "/api/auth/session", body, browser...); r.status != 401 {
 		t.Fatalf("second exchange of one code: %d", r.status)
 	}
 	if r := do(t, c, "GET", e.srv.URL+"/api/auth/me", "", ""); r.status != 200 {
@@ -415,5 +429,35 @@ func TestHealth(t *testing.T) {
 	down = true
 	if get("/healthz") != 200 || get("/readyz") != 503 {
 		t.Fatal("with the database down: want /healthz 200 and /readyz 503")
+	}
+}
+
+// A site's own Content-Security-Policy replaces the default and keeps every
+// other header; the zero Headers sends the default.
+func TestHeadersPolicy(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Header().Add("X-Handler", "ran") })
+	const custom = "default-src 'self'; img-src 'self' https://images.example"
+	for _, tc := range []struct {
+		h    web.Headers
+		want string
+	}{
+		{web.Headers{}, web.ContentSecurityPolicy},
+		{web.Headers{ContentSecurityPolicy: custom}, custom},
+	} {
+		rec := httptest.NewRecorder()
+		tc.h.Handler(ok).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		if got := rec.Header().Get("Content-Security-Policy"); got != tc.want {
+			t.Errorf("CSP %q, want %q", got, tc.want)
+		}
+		if rec.Header().Get("X-Frame-Options") != "DENY" || rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("X-Handler") != "ran" {
+			t.Errorf("other headers lost: %v", rec.Header())
+		}
+	}
+	// The default is unchanged for the next response: the custom policy
+	// did not write into the shared value.
+	rec := httptest.NewRecorder()
+	web.SecurityHeaders(ok).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if got := rec.Header().Get("Content-Security-Policy"); got != web.ContentSecurityPolicy {
+		t.Errorf("default CSP after a custom one: %q", got)
 	}
 }

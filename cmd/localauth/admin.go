@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,7 +32,7 @@ func (c *userCreateCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	e, err := c.m.open(ctx, *db)
+	e, err := c.m.openEnv(ctx, *db, true)
 	if err != nil {
 		return err
 	}
@@ -89,7 +92,7 @@ func (c *userListCmd) Run(ctx context.Context, args []string) error {
 	return w.Flush()
 }
 
-// userStateCmd is "user disable|enable|delete NAME".
+// userStateCmd is "user disable|enable|delete|reset-factors NAME".
 type userStateCmd struct {
 	m    *Main
 	verb string
@@ -97,6 +100,10 @@ type userStateCmd struct {
 
 func (c *userStateCmd) Run(ctx context.Context, args []string) error {
 	fs, db := c.m.flagSet("user " + c.verb)
+	var yes *bool
+	if c.verb == "delete" {
+		yes = fs.Bool("yes", false, "delete without asking for confirmation")
+	}
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -108,17 +115,65 @@ func (c *userStateCmd) Run(ctx context.Context, args []string) error {
 	defer e.close()
 	switch c.verb {
 	case "disable":
+		if !u.Enabled {
+			fmt.Fprintf(c.m.Stdout, "user %s is already disabled\n", u.Username)
+			return nil
+		}
 		err = e.svc.DisableUser(ctx, u.ID)
 	case "enable":
+		if u.Enabled {
+			fmt.Fprintf(c.m.Stdout, "user %s is already enabled\n", u.Username)
+			return nil
+		}
 		err = e.svc.EnableUser(ctx, u.ID)
 	case "delete":
+		if !*yes {
+			if err := c.m.confirm(fmt.Sprintf("delete user %s, its sessions and second factors for good? [y/N] ", u.Username)); err != nil {
+				return err
+			}
+		}
 		err = e.svc.DeleteUser(ctx, u.ID)
+	case "reset-factors":
+		if err = e.svc.ResetFactors(ctx, u.ID); err == nil {
+			fmt.Fprintf(c.m.Stdout, "removed the second factors of user %s and ended its sessions\n", u.Username)
+			return nil
+		}
 	}
 	if err != nil {
 		return explain(err, pos[0])
 	}
 	fmt.Fprintf(c.m.Stdout, "%sd user %s\n", c.verb, u.Username)
 	return nil
+}
+
+// confirm asks a yes/no question on standard error and reads the answer
+// from standard input; anything but y or yes, or no answer at all (a
+// script without --yes), refuses.
+func (m *Main) confirm(question string) error {
+	fmt.Fprint(m.Stderr, question)
+	var line []byte
+	buf := make([]byte, 1)
+	for len(line) < 64 {
+		n, err := m.Stdin.Read(buf)
+		if n == 1 {
+			if buf[0] == '\n' {
+				break
+			}
+			line = append(line, buf[0])
+		}
+		if err != nil {
+			if len(line) == 0 {
+				fmt.Fprintln(m.Stderr)
+				return errors.New("not confirmed: no answer on standard input (give --yes to skip the question)")
+			}
+			break
+		}
+	}
+	switch strings.ToLower(strings.TrimSpace(string(line))) {
+	case "y", "yes":
+		return nil
+	}
+	return errors.New("not confirmed; nothing was changed")
 }
 
 // userSetPasswordCmd is "user set-password NAME [--password-stdin]".
@@ -150,21 +205,35 @@ func (c *userSetPasswordCmd) Run(ctx context.Context, args []string) error {
 	return nil
 }
 
-// sessionListCmd is "session list [NAME] [--json]".
+// sessionListCmd is "session list [--user NAME] [NAME] [--json]".
 type sessionListCmd struct{ m *Main }
 
+// sessionRow is a session as the list shows it; its id is the one "session
+// revoke --id" takes.
 type sessionRow struct {
-	localauth.Session
-	Username string `json:"username"`
-	ID       string `json:"session"`
+	ID         string    `json:"id"`
+	Username   string    `json:"username"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	IP         string    `json:"ip"`
+	Device     string    `json:"device"`
+	Remember   bool      `json:"remember"`
 }
 
 func (c *sessionListCmd) Run(ctx context.Context, args []string) error {
 	fs, db := c.m.flagSet("session list")
 	asJSON := fs.Bool("json", false, "print JSON")
+	user := fs.String("user", "", "list only this user's sessions")
 	pos, err := parse(fs, args, 0, 1)
 	if err != nil {
 		return err
+	}
+	if len(pos) == 1 {
+		if *user != "" && *user != pos[0] {
+			return usagef("session list: name the user once, with --user or as an argument")
+		}
+		*user = pos[0]
 	}
 	e, err := c.m.open(ctx, *db)
 	if err != nil {
@@ -172,10 +241,10 @@ func (c *sessionListCmd) Run(ctx context.Context, args []string) error {
 	}
 	defer e.close()
 	var userID int64
-	if len(pos) == 1 {
-		u, err := e.userByName(ctx, pos[0])
+	if *user != "" {
+		u, err := e.userByName(ctx, *user)
 		if err != nil {
-			return explain(err, pos[0])
+			return explain(err, *user)
 		}
 		userID = u.ID
 	}
@@ -193,7 +262,10 @@ func (c *sessionListCmd) Run(ctx context.Context, args []string) error {
 	}
 	rows := make([]sessionRow, 0, len(sessions))
 	for _, s := range sessions {
-		rows = append(rows, sessionRow{Session: s, Username: names[s.UserID], ID: s.TokenHash.String()})
+		rows = append(rows, sessionRow{
+			ID: s.PublicID, Username: names[s.UserID], CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt,
+			ExpiresAt: s.ExpiresAt, IP: s.IP, Device: localauth.DeviceLabel(s.UserAgent), Remember: s.Remember,
+		})
 	}
 	if *asJSON {
 		enc := json.NewEncoder(c.m.Stdout)
@@ -201,22 +273,41 @@ func (c *sessionListCmd) Run(ctx context.Context, args []string) error {
 		return enc.Encode(rows)
 	}
 	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "SESSION\tUSER\tCREATED\tLAST SEEN\tEXPIRES")
+	fmt.Fprintln(w, "ID\tUSER\tDEVICE\tIP\tCREATED\tLAST SEEN\tEXPIRES")
 	for _, r := range rows {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Username, r.CreatedAt.Format(time.RFC3339),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Username, r.Device, dash(r.IP), r.CreatedAt.Format(time.RFC3339),
 			r.LastSeenAt.Format(time.RFC3339), r.ExpiresAt.Format(time.RFC3339))
 	}
 	return w.Flush()
 }
 
-// sessionRevokeCmd is "session revoke NAME".
+// sessionRevokeCmd is "session revoke NAME | --id ID".
 type sessionRevokeCmd struct{ m *Main }
 
 func (c *sessionRevokeCmd) Run(ctx context.Context, args []string) error {
 	fs, db := c.m.flagSet("session revoke")
-	pos, err := parse(fs, args, 1, 1)
+	id := fs.String("id", "", "end only the session with this id (as 'session list' prints it)")
+	pos, err := parse(fs, args, 0, 1)
 	if err != nil {
 		return err
+	}
+	if (*id == "") == (len(pos) == 0) {
+		return usagef("session revoke: name a user, or give --id; usage: localauth %s", commands["session revoke"].usage)
+	}
+	if *id != "" {
+		e, err := c.m.open(ctx, *db)
+		if err != nil {
+			return err
+		}
+		defer e.close()
+		if err := e.svc.RevokeSession(ctx, *id); err != nil {
+			if errors.Is(err, localauth.ErrSessionNotFound) {
+				return fmt.Errorf("no session with id %q", *id)
+			}
+			return explain(err, "")
+		}
+		fmt.Fprintf(c.m.Stdout, "ended session %s\n", *id)
+		return nil
 	}
 	e, u, err := c.m.openUser(ctx, *db, pos[0])
 	if err != nil {
@@ -244,19 +335,46 @@ func (c *migrateCmd) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeStore()
-	v, ok := st.(interface {
-		SchemaVersion(context.Context) (int64, int64, error)
-	})
-	if !ok {
+	warnPermissive(c.m.Stderr, *db)
+	if v, ok := st.(localauth.SchemaVersioner); ok {
+		cur, latest, err := v.SchemaVersion(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.m.Stdout, "schema at version %d (latest %d)\n", cur, latest)
+	} else {
 		fmt.Fprintln(c.m.Stdout, "schema is up to date")
-		return nil
 	}
-	cur, latest, err := v.SchemaVersion(ctx)
+	users, err := st.Users(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("listing users for look-alike names: %w", err)
 	}
-	fmt.Fprintf(c.m.Stdout, "schema at version %d (latest %d)\n", cur, latest)
+	reportLookAlikes(c.m.Stdout, users)
 	return nil
+}
+
+// reportLookAlikes names the users whose names look alike (one
+// UsernameSkeleton) and returns how many such groups there are. They were
+// registered before look-alikes were refused; all of them keep working, and
+// no new one can join them, but an administrator may want to disable one.
+func reportLookAlikes(w io.Writer, users []localauth.User) int {
+	groups := make(map[string][]string)
+	var order []string
+	for _, u := range users {
+		k := localauth.UsernameSkeleton(u.Username)
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], strconv.Quote(u.Username))
+	}
+	n := 0
+	for _, k := range order {
+		if names := groups[k]; len(names) > 1 {
+			n++
+			fmt.Fprintf(w, "warning: look-alike usernames, registered before look-alikes were refused (all keep working): %s\n", strings.Join(names, ", "))
+		}
+	}
+	return n
 }
 
 // versionCmd is "version".
@@ -283,15 +401,25 @@ func version() string {
 type helpCmd struct{ m *Main }
 
 func (c *helpCmd) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 {
+	if len(args) == 0 || isHelpFlag(args[0]) {
 		c.m.printHelp(c.m.Stdout)
 		return nil
 	}
 	name := strings.Join(args, " ")
+	if groups[name] {
+		c.m.printGroupHelp(c.m.Stdout, name)
+		return nil
+	}
 	info, ok := commands[name]
 	if !ok {
 		return usagef("unknown command %q; see 'localauth help'", name)
 	}
-	fmt.Fprintf(c.m.Stdout, "usage: localauth %s\n\n%s.\n", info.usage, info.summary)
-	return nil
+	// Each command describes its own flags when asked with --help.
+	err := info.new(c.m).Run(ctx, []string{"--help"})
+	var h helpRequested
+	if errors.As(err, &h) {
+		c.m.printCommandHelp(c.m.Stdout, name, h.fs)
+		return nil
+	}
+	return err
 }

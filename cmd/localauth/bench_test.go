@@ -23,15 +23,29 @@ func TestBenchCommandRunsEveryRow(t *testing.T) {
 		t.Skip("bench: skipped in -short mode")
 	}
 	c := NewCLI(t)
-	out := c.MustRun("", "bench", "--duration", "300ms", "--cost", "10", "--tabs", "100", "--sessions", "2000")
+	out := c.MustRun("", "bench", "--duration", "300ms", "--cost", "10", "--tabs", "100", "--sessions", "2000", "--flood", "3000",
+		"--postgres", os.Getenv("LOCALAUTH_TEST_POSTGRES"), "--mass-users", "4", "--mass-tabs", "5")
 	for _, row := range []string{
-		"Authenticate p50, 2000 sessions stored", "Authenticate p50, store lookup, 2000 sessions stored", "process RSS, idle", "GET /api/auth/me, 50 conns", "process RSS under the me load",
-		"logins/s, cost 10", "registrations/s, cost 10", "50 concurrent logins: admitted p99",
-		"50 concurrent logins: slowest rejection", "live: event round trip p99", "live: RSS per hydrated idle tab, 100 tabs",
+		"Authenticate p50, 2000 sessions stored", "process RSS, idle", "GET /api/auth/me, cookie mode, 50 conns", "GET /api/auth/me, metrics on", "process RSS under the me load",
+		"logins/s, cost 10", "registrations/s, cost 10", "burst: 50 users from 50 addresses at once",
+		"starvation: 20 logins beside one address", "flood: 3000 failures from 3000 addresses", "owner: logins from a trusted device",
+		"parallel guessing: 50 addresses at once", "live: event round trip p99",
+		"mass revocation: 4 users disabled at once, 20 tabs on 4 instances", "live: RSS per hydrated idle tab, 100 tabs",
 	} {
 		if !strings.Contains(out, row) {
 			t.Errorf("no row %q in:\n%s", row, out)
 		}
+	}
+	// The mass-revocation row needs PostgreSQL; without it, it says so.
+	mass := "mass revocation: 4 users disabled at once, 20 tabs on 4 instances"
+	if os.Getenv("LOCALAUTH_TEST_POSTGRES") == "" {
+		mass = "mass revocation across instances"
+	}
+	if !strings.Contains(out, mass) {
+		t.Errorf("no row %q in:\n%s", mass, out)
+	}
+	if strings.Contains(out, "store lookup") {
+		t.Errorf("the retired store-lookup row is still printed:\n%s", out)
 	}
 	if !strings.Contains(out, "RESULT") || strings.Count(out, "\n") < 12 {
 		t.Fatalf("table:\n%s", out)

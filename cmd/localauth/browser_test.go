@@ -34,7 +34,7 @@ func shot(mode, name string) string {
 	return mode + "-" + name
 }
 
-// S11, S15–S21, S4: the seed's whole journey in a real browser.
+// The whole journey in a real browser.
 func TestBrowserJourney(t *testing.T) {
 	inModes(t, journey)
 }
@@ -55,14 +55,18 @@ func journey(t *testing.T, mode string, srv *Server) {
 	tab.WaitPath("/register")
 	tab.WaitText("h1", "Create an account")
 	tab.Screenshot(shot(mode, "register"))
+	tab.Accessible("register" + " page")
 	tab.Fill("username", "Alice", "password", alicePW, "confirm_password", alicePW)
 	tab.Submit("confirm_password")
 	tab.WaitText(".callout.success", "Registration successful!")
 	tab.Screenshot(shot(mode, "register-success"))
+	tab.Accessible("register-success" + " page")
 	tab.WaitPath("/login")
 
-	// Log in: back on the protected page that asked for it.
+	// Log in, kept signed in (so the token is in LocalStorage, shared by
+	// the browser's tabs): back on the protected page that asked for it.
 	tab.Fill("username", "alice", "password", alicePW)
+	tab.Click("#remember")
 	tab.Submit("password")
 	tab.WaitPath("/protected")
 	tab.WaitText("#protected-title", "Protected Page for Alice")
@@ -84,8 +88,9 @@ func journey(t *testing.T, mode string, srv *Server) {
 		}
 	}
 	tab.Screenshot(shot(mode, "protected"))
+	tab.Accessible("protected" + " page")
 
-	// A reload stays logged in, and is never bounced to /login (S18).
+	// A reload stays logged in, and is never bounced to /login.
 	tab.Run(chromedp.Navigate(srv.URL + "/protected"))
 	tab.Run(chromedp.Evaluate(`window.__paths = []; (function watch(){ window.__paths.push(location.pathname); setTimeout(watch, 5); })()`, nil))
 	tab.Hydrated()
@@ -95,21 +100,22 @@ func journey(t *testing.T, mode string, srv *Server) {
 		t.Fatalf("a logged-in reload passed through /login: %v", paths)
 	}
 
-	// A second tab of the same browser is logged in too (S4).
+	// A second tab of the same browser is logged in too.
 	tab2 := b.Tab()
 	tab2.Open(srv.URL + "/protected")
 	tab2.WaitText("#protected-title", "Protected Page for Alice")
 
-	// The home page (S21), and its link to the protected page.
+	// The home page, and its link to the protected page.
 	tab.Click("#home")
 	tab.WaitPath("/")
 	tab.WaitText("h1", "Welcome to my homepage!")
 	tab.Screenshot(shot(mode, "index"))
+	tab.Accessible("index" + " page")
 	tab.Click("#protected-link")
 	tab.WaitPath("/protected")
 	tab.WaitText("#protected-title", "Protected Page for Alice")
 
-	// Logout (S7, S20): to /, token gone, the other tab logged out at once.
+	// Logout: to /, token gone, the other tab logged out at once.
 	tab.Click("#logout")
 	tab.WaitPath("/")
 	tab.WaitJS(`localStorage.getItem("_auth_token") === null`, "token removed from LocalStorage")
@@ -130,7 +136,7 @@ func journey(t *testing.T, mode string, srv *Server) {
 	tab.WaitPath("/login")
 }
 
-// S13, S14, C10: one message for unknown user and wrong password, password
+// C10: one message for unknown user and wrong password, password
 // field cleared; a disabled account is told so only with its password.
 func TestBrowserLoginFailures(t *testing.T) {
 	inModes(t, loginFailures)
@@ -155,6 +161,7 @@ func loginFailures(t *testing.T, mode string, srv *Server) {
 		tab.Run(chromedp.Evaluate(`document.querySelector(".callout.error").textContent = ""`, nil))
 	}
 	tab.Screenshot(shot(mode, "login-failed"))
+	tab.Accessible("login-failed" + " page")
 	srv.CLI(t).MustRun("", "user", "disable", "bob")
 	tab.Fill("username", "bob", "password", "wrong password")
 	tab.Submit("password")
@@ -167,7 +174,7 @@ func loginFailures(t *testing.T, mode string, srv *Server) {
 	}
 }
 
-// S10: every validation message, with the focus on the field to correct.
+// Every validation message, with the focus on the field to correct.
 func TestBrowserRegistrationValidation(t *testing.T) {
 	inModes(t, registrationValidation)
 }
@@ -211,6 +218,7 @@ func registrationValidation(t *testing.T, mode string, srv *Server) {
 	}
 	tab.tb = t
 	tab.Screenshot(shot(mode, "register-error"))
+	tab.Accessible("register-error" + " page")
 	if out := srv.CLI(t).MustRun("", "user", "list"); strings.Contains(out, "dave") {
 		t.Fatalf("a refused registration created a user:\n%s", out)
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,6 +31,11 @@ type Main struct {
 	// ready, when set by a test, is called with the server's URL once it
 	// listens.
 	ready func(url string)
+
+	// logFormat and quiet are the administrative commands' --log-format
+	// and --quiet: how their audit records are written to standard error.
+	logFormat string
+	quiet     bool
 }
 
 // command is one verb of the CLI.
@@ -45,19 +52,20 @@ type commandInfo struct {
 
 // commands maps each verb, as typed, to its command.
 var commands = map[string]commandInfo{
-	"serve":             {"serve [--addr ADDR] [--db DB] [--tls-cert FILE --tls-key FILE] [--token-storage localstorage|cookie] [--trusted-proxies CIDRS]", "run the demo app", func(m *Main) command { return &serveCmd{m: m} }},
-	"user create":       {"user create NAME [--password-stdin]", "create a user; without --password-stdin a random password is printed once", func(m *Main) command { return &userCreateCmd{m: m} }},
-	"user list":         {"user list [--json]", "list users", func(m *Main) command { return &userListCmd{m: m} }},
-	"user disable":      {"user disable NAME", "disable a user and end its sessions", func(m *Main) command { return &userStateCmd{m: m, verb: "disable"} }},
-	"user enable":       {"user enable NAME", "enable a disabled user", func(m *Main) command { return &userStateCmd{m: m, verb: "enable"} }},
-	"user set-password": {"user set-password NAME [--password-stdin]", "set a user's password and end its sessions", func(m *Main) command { return &userSetPasswordCmd{m: m} }},
-	"user delete":       {"user delete NAME", "delete a user and its sessions", func(m *Main) command { return &userStateCmd{m: m, verb: "delete"} }},
-	"session list":      {"session list [NAME] [--json]", "list the sessions of a user, or of all users", func(m *Main) command { return &sessionListCmd{m: m} }},
-	"session revoke":    {"session revoke NAME", "end every session of a user", func(m *Main) command { return &sessionRevokeCmd{m: m} }},
-	"bench":             {"bench [--duration 5s] [--cost 12] [--tabs 10000] [--sessions 1000000]", "measure the benchmark table against a server it starts on loopback", func(m *Main) command { return &benchCmd{m: m} }},
-	"migrate":           {"migrate", "bring the database schema up to date and report its version", func(m *Main) command { return &migrateCmd{m: m} }},
-	"version":           {"version", "print the version", func(m *Main) command { return &versionCmd{m: m} }},
-	"help":              {"help [COMMAND]", "describe the commands", func(m *Main) command { return &helpCmd{m: m} }},
+	"serve":              {"serve [--addr ADDR] [flags]", "run the demo app; 'localauth serve --help' lists its flags", func(m *Main) command { return &serveCmd{m: m} }},
+	"user create":        {"user create NAME [--password-stdin]", "create a user; without --password-stdin a random password is printed once", func(m *Main) command { return &userCreateCmd{m: m} }},
+	"user list":          {"user list [--json]", "list users", func(m *Main) command { return &userListCmd{m: m} }},
+	"user disable":       {"user disable NAME", "disable a user and end its sessions", func(m *Main) command { return &userStateCmd{m: m, verb: "disable"} }},
+	"user enable":        {"user enable NAME", "enable a disabled user", func(m *Main) command { return &userStateCmd{m: m, verb: "enable"} }},
+	"user set-password":  {"user set-password NAME [--password-stdin]", "set a user's password and end its sessions", func(m *Main) command { return &userSetPasswordCmd{m: m} }},
+	"user delete":        {"user delete NAME", "delete a user and its sessions", func(m *Main) command { return &userStateCmd{m: m, verb: "delete"} }},
+	"user reset-factors": {"user reset-factors NAME", "remove a user's second factors (TOTP, recovery codes, passkeys) and end its sessions", func(m *Main) command { return &userStateCmd{m: m, verb: "reset-factors"} }},
+	"session list":       {"session list [--user NAME] [--json]", "list the sessions of a user, or of all users, with the ids 'session revoke --id' takes", func(m *Main) command { return &sessionListCmd{m: m} }},
+	"session revoke":     {"session revoke NAME | --id ID", "end every session of a user, or the one session with that id", func(m *Main) command { return &sessionRevokeCmd{m: m} }},
+	"bench":              {"bench [--rows GROUPS] [flags]", "measure the benchmark table against a server it starts on loopback", func(m *Main) command { return &benchCmd{m: m} }},
+	"migrate":            {"migrate", "bring the database schema up to date and report its version", func(m *Main) command { return &migrateCmd{m: m} }},
+	"version":            {"version", "print the version", func(m *Main) command { return &versionCmd{m: m} }},
+	"help":               {"help [COMMAND]", "describe the commands", func(m *Main) command { return &helpCmd{m: m} }},
 }
 
 // usageError is a mistake in the command line: exit status 2.
@@ -67,51 +75,153 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
-// Run finds the command named by args and runs it.
+// Run finds the command named by args and runs it. Global flags (--db) may
+// come before the command's name as well as after it.
 func (m *Main) Run(ctx context.Context, args []string) error {
+	globals, args := leadingGlobals(args)
 	if len(args) == 0 {
 		m.printHelp(m.Stdout)
+		if len(globals) > 0 {
+			return usagef("no command given after %s", globals[0])
+		}
 		return usagef("no command given")
 	}
 	name := args[0]
 	rest := args[1:]
-	if name == "user" || name == "session" {
-		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
-			return usagef("%s needs a subcommand; see 'localauth help'", name)
+	if groups[name] {
+		more, r := leadingGlobals(rest)
+		globals, rest = append(globals, more...), r
+		if len(rest) == 0 {
+			m.printGroupHelp(m.Stdout, name)
+			return usagef("%s needs a subcommand; see 'localauth help %s'", name, name)
+		}
+		if isHelpFlag(rest[0]) {
+			m.printGroupHelp(m.Stdout, name)
+			return nil
 		}
 		name += " " + rest[0]
 		rest = rest[1:]
 	}
-	if name == "-h" || name == "--help" || name == "-help" {
+	if isHelpFlag(name) {
 		name = "help"
 	}
 	info, ok := commands[name]
 	if !ok {
 		return usagef("unknown command %q; see 'localauth help'", name)
 	}
-	return info.new(m).Run(ctx, rest)
+	// The command's own parser takes flags anywhere among its arguments.
+	err := info.new(m).Run(ctx, append(rest, globals...))
+	var h helpRequested
+	if errors.As(err, &h) {
+		m.printCommandHelp(m.Stdout, name, h.fs)
+		return nil
+	}
+	return err
 }
+
+// groups are the words that take a subcommand ("user create").
+var groups = map[string]bool{"user": true, "session": true}
+
+func isHelpFlag(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" }
+
+// leadingGlobals splits off the global flags (--db PATH or --db=PATH) that
+// stand before a command's name.
+func leadingGlobals(args []string) (globals, rest []string) {
+	for len(args) > 0 {
+		switch a := args[0]; {
+		case a == "--db" || a == "-db":
+			if len(args) < 2 {
+				return append(globals, a), nil
+			}
+			globals, args = append(globals, a, args[1]), args[2:]
+		case strings.HasPrefix(a, "--db=") || strings.HasPrefix(a, "-db="):
+			globals, args = append(globals, a), args[1:]
+		default:
+			return globals, args
+		}
+	}
+	return globals, args
+}
+
+// helpRequested is what parse returns for -h or --help: Run prints the
+// command's help and exits 0.
+type helpRequested struct{ fs *flag.FlagSet }
+
+func (helpRequested) Error() string { return "help requested" }
 
 func (m *Main) printHelp(w io.Writer) {
 	fmt.Fprintln(w, "localauth: local username and password authentication for Go web apps")
 	fmt.Fprintln(w, "\nUsage:")
+	m.printCommands(w, "")
+	fmt.Fprintln(w, "\n"+dbHelp)
+	fmt.Fprintln(w, "Run 'localauth help COMMAND' (or 'localauth COMMAND --help') for a command's flags.")
+}
+
+// dbHelp says where every command finds its database.
+const dbHelp = "Every command takes --db: a SQLite file, or a PostgreSQL URL (postgres://…) or\n" +
+	"connection string (host=… dbname=…). Without --db: $LOCALAUTH_DB, else localauth.db."
+
+// printCommands lists the commands whose names start with prefix.
+func (m *Main) printCommands(w io.Writer, prefix string) {
 	names := make([]string, 0, len(commands))
 	for n := range commands {
-		names = append(names, n)
+		if strings.HasPrefix(n, prefix) {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {
 		fmt.Fprintf(w, "  localauth %-50s %s\n", commands[n].usage, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nEvery command takes --db: a SQLite file (default localauth.db) or a postgres:// URL; or $LOCALAUTH_DB.")
+}
+
+// printGroupHelp describes the subcommands of "user" or "session".
+func (m *Main) printGroupHelp(w io.Writer, group string) {
+	fmt.Fprintf(w, "Usage of 'localauth %s':\n", group)
+	m.printCommands(w, group+" ")
+	fmt.Fprintln(w, "\n"+dbHelp)
+}
+
+// printCommandHelp describes one command and its flags.
+func (m *Main) printCommandHelp(w io.Writer, name string, fs *flag.FlagSet) {
+	info := commands[name]
+	fmt.Fprintf(w, "usage: localauth %s\n\n%s.\n\nflags:\n", info.usage, info.summary)
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		if arg != "" {
+			arg = " " + arg
+		}
+		fmt.Fprintf(w, "  --%s%s\n    \t%s", f.Name, arg, usage)
+		switch {
+		case f.Name == "db":
+			fmt.Fprint(w, " (default: $LOCALAUTH_DB, else localauth.db)")
+		case f.DefValue != "" && f.DefValue != "false":
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 // flagSet returns a flag set that reports errors instead of printing, with
-// the --db flag every command has.
+// the --db flag every command has. The administrative commands (user,
+// session, migrate) also get --log-format and --quiet for their audit
+// records.
 func (m *Main) flagSet(name string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	db := fs.String("db", m.envOr("LOCALAUTH_DB", "localauth.db"), "database: a SQLite file path, or a postgres:// URL")
+	fs.Usage = func() {}
+	db := fs.String("db", m.envOr("LOCALAUTH_DB", "localauth.db"), "`path` of a SQLite file, or a PostgreSQL URL or connection string")
+	if name == "migrate" || groups[strings.Fields(name)[0]] {
+		m.logFormat = "text"
+		fs.Func("log-format", "audit records on standard error as `text` or json (default text)", func(v string) error {
+			if v != "text" && v != "json" {
+				return fmt.Errorf("%q is neither text nor json", v)
+			}
+			m.logFormat = v
+			return nil
+		})
+		fs.BoolVar(&m.quiet, "quiet", false, "write no audit records; errors are still reported")
+	}
 	return fs, db
 }
 
@@ -130,7 +240,7 @@ func parse(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]string, error
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, usagef("%s: see 'localauth help %s'", fs.Name(), fs.Name())
+				return nil, helpRequested{fs}
 			}
 			return nil, usagef("%s: %v", fs.Name(), err)
 		}
@@ -154,13 +264,22 @@ type env struct {
 	close func()
 }
 
-// open opens the database and a service for an administrative command.
-// Audit records of the command go to standard error.
+// open opens the existing database and a service for an administrative
+// command. Audit records of the command go to standard error.
 func (m *Main) open(ctx context.Context, db string) (*env, error) {
+	return m.openEnv(ctx, db, false)
+}
+
+// openEnv is open; create allows a new SQLite database (user create).
+func (m *Main) openEnv(ctx context.Context, db string, create bool) (*env, error) {
+	if err := checkDB(db, create); err != nil {
+		return nil, err
+	}
 	st, closeStore, err := openStore(ctx, db)
 	if err != nil {
 		return nil, err
 	}
+	warnPermissive(m.Stderr, db)
 	cfg, err := m.serviceConfig()
 	if err != nil {
 		closeStore()
@@ -177,22 +296,75 @@ func (m *Main) open(ctx context.Context, db string) (*env, error) {
 
 // openStore opens the store a --db value names.
 func openStore(ctx context.Context, db string) (localauth.Store, func(), error) {
+	return openStoreMetrics(ctx, db, nil)
+}
+
+// openStoreMetrics is openStore with the metrics a PostgreSQL store reports
+// (the revocation delay between instances); m may be nil.
+func openStoreMetrics(ctx context.Context, db string, m localauth.Metrics) (localauth.Store, func(), error) {
 	if db == "" {
 		return nil, nil, usagef("--db is empty")
 	}
-	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
-		st, err := pgstore.Open(ctx, db, pgstore.Options{})
+	if isPostgres(db) {
+		if scheme, rest, ok := strings.Cut(db, "://"); ok {
+			db = strings.ToLower(scheme) + "://" + rest // pgx knows only lower-case schemes
+		}
+		st, err := pgstore.Open(ctx, db, pgstore.Options{Metrics: m})
 		if err != nil {
 			// The URL may hold a password: name only the kind of database.
 			return nil, nil, fmt.Errorf("opening the PostgreSQL database: %w", err)
 		}
 		return st, func() { st.Close() }, nil
 	}
+	if err := checkDB(db, true); err != nil {
+		return nil, nil, err
+	}
 	st, err := sqlitestore.Open(ctx, db, sqlitestore.Options{})
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening database %s: %w", db, err)
 	}
 	return st, func() { st.Close() }, nil
+}
+
+// isPostgres reports whether a --db value names a PostgreSQL database: a
+// postgres:// or postgresql:// URL in any case, or a keyword/value
+// connection string such as "host=localhost dbname=app".
+func isPostgres(db string) bool {
+	lower := strings.ToLower(db)
+	if strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://") {
+		return true
+	}
+	for _, field := range strings.Fields(lower) {
+		key, _, ok := strings.Cut(field, "=")
+		switch {
+		case !ok:
+			return false
+		case key == "host" || key == "dbname" || key == "user" || key == "port" || key == "sslmode":
+			return true
+		}
+	}
+	return false
+}
+
+// checkDB explains a SQLite path that cannot be right before anything is
+// created: a database that does not exist for a command that only reads or
+// changes one, or a directory that does not exist. PostgreSQL values pass.
+func checkDB(db string, create bool) error {
+	if db == "" || isPostgres(db) {
+		return nil
+	}
+	if _, err := os.Stat(db); err == nil {
+		return nil
+	}
+	if !create {
+		return fmt.Errorf("no database at %s (create it with 'localauth migrate --db %s')", db, db)
+	}
+	// sqlitestore creates one missing directory level; more is a mistake.
+	parent := filepath.Dir(filepath.Dir(db))
+	if _, err := os.Stat(parent); err != nil {
+		return fmt.Errorf("no directory %s to create the database %s in", parent, db)
+	}
+	return nil
 }
 
 // userByName finds a user or explains that there is none.
@@ -249,6 +421,8 @@ func explain(err error, name string) error {
 	switch {
 	case errors.As(err, &pe):
 		return errors.New(strings.TrimSuffix(pe.Message, "."))
+	case errors.Is(err, localauth.ErrUsernameConfusable):
+		return fmt.Errorf("%q looks too much like the name of an existing user (accents, case and look-alike letters from other alphabets are ignored)", name)
 	case errors.Is(err, localauth.ErrUserExists):
 		canonical, _ := localauth.CanonicalUsername(name)
 		return fmt.Errorf("a user named %q already exists (usernames ignore case and width: %q is taken)", name, canonical)
@@ -266,17 +440,26 @@ func explain(err error, name string) error {
 	return err
 }
 
-// logger writes text records to standard error. The audit records carry
-// their own UTC time ("at"), so the handler's local-time stamp is left out.
+// logger writes the audit records of an administrative command to
+// standard error: text by default, JSON with --log-format json, nothing
+// with --quiet. The records carry their own UTC time ("at"), so the
+// handler's local-time stamp is left out.
 func (m *Main) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{
+	if m.quiet {
+		return discard()
+	}
+	opts := &slog.HandlerOptions{
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) == 0 && a.Key == slog.TimeKey {
 				return slog.Attr{}
 			}
 			return a
 		},
-	}))
+	}
+	if m.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(m.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(m.Stderr, opts))
 }
 
 // serviceConfig is the Config every command shares: the bcrypt cost from

@@ -51,6 +51,9 @@ func TestKillNineDuringWrites(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		u := NeedPostgres(t)
+		// The child inherits the environment: a PostgreSQL server needs
+		// the key that seals second factors there.
+		t.Setenv(secretKeyEnv, testSecretKey)
 		crashLoops(t, u.String(), func() { checkPostgres(t, u.String()) })
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -55,7 +56,7 @@ func StartServer(tb testing.TB, args ...string) *Server {
 	log := &SyncWriter{}
 	m := &Main{
 		Stdin: strings.NewReader(""), Stdout: log, Stderr: log, weakCost: 4,
-		Getenv: func(string) string { return "" },
+		Getenv: testEnv,
 		ready:  func(u string) { urls <- u },
 	}
 	done := make(chan error, 1)
@@ -218,13 +219,14 @@ func (t *Tab) WaitPath(p string) {
 // WaitJS waits until a JavaScript condition holds.
 func (t *Tab) WaitJS(cond, what string) {
 	t.tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	// Generous: CI machines have two cores and other work beside.
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if Eval[bool](t, "!!("+cond+")") {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.tb.Fatalf("waited 10s for %s; at %s, page text: %q", what, t.Path(), Eval[string](t, "document.body.innerText"))
+			t.tb.Fatalf("waited 30s for %s; at %s, page text: %q", what, t.Path(), Eval[string](t, "document.body.innerText"))
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
@@ -291,7 +293,10 @@ func (t *Tab) Screenshot(name string) {
 		t.tb.Fatal(err)
 	}
 	var png []byte
-	t.Run(chromedp.CaptureScreenshot(&png))
+	// A tab in the background is hidden and draws no frames, and a
+	// screenshot waits for one: bring the tab to the front first (a test
+	// may have opened others since).
+	t.Run(page.BringToFront(), chromedp.CaptureScreenshot(&png))
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.tb.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -28,7 +29,8 @@ func main() {
 	if err == nil {
 		return
 	}
-	fmt.Fprintln(os.Stderr, "localauth:", err)
+	// The library's own error texts start with "localauth: " too.
+	fmt.Fprintln(os.Stderr, "localauth:", strings.TrimPrefix(err.Error(), "localauth: "))
 	var u usageError
 	if errors.As(err, &u) {
 		os.Exit(2)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -87,12 +89,22 @@ func TestUserLifecycle(t *testing.T) {
 	if us := c.Users(); len(us) != 1 || us[0].Enabled {
 		t.Fatalf("after disable: %+v", us)
 	}
+	if out := c.MustRun("", "user", "disable", "alice"); out != "user alice is already disabled\n" {
+		t.Fatalf("disabling a disabled user printed %q", out)
+	}
 	c.MustRun("", "user", "enable", "ALICE")
 	if us := c.Users(); !us[0].Enabled {
 		t.Fatalf("after enable: %+v", us)
 	}
 	c.MustRun("a fresh long passphrase\n", "user", "set-password", "alice", "--password-stdin")
-	c.MustRun("", "user", "delete", "alice")
+	// Deleting asks first; no answer or "n" changes nothing.
+	if _, errOut, err := c.Run("", "user", "delete", "alice"); err == nil || !strings.Contains(err.Error(), "--yes") || !strings.Contains(errOut, "[y/N]") {
+		t.Fatalf("user delete without an answer: %v, stderr %q", err, errOut)
+	}
+	if _, _, err := c.Run("n\n", "user", "delete", "alice"); err == nil || len(c.Users()) != 1 {
+		t.Fatalf("user delete answered n: %v, users %+v", err, c.Users())
+	}
+	c.MustRun("y\n", "user", "delete", "alice")
 	if us := c.Users(); len(us) != 0 {
 		t.Fatalf("after delete: %+v", us)
 	}
@@ -158,8 +170,9 @@ func TestBadInput(t *testing.T) {
 		{"", []string{"user", "disable", "nobody"}, false, `no user "nobody"`},
 		{"", []string{"session", "revoke", "nobody"}, false, `no user "nobody"`},
 		{"", []string{"user", "list", "--db", ""}, true, "--db is empty"},
-		{"", []string{"user", "list", "--db", "/nonexistent/dir/x.db"}, false, "opening database"},
-		{"", []string{"user", "list", "--db", "x.db?mode=ro"}, false, "may not contain"},
+		{"", []string{"user", "list", "--db", "/nonexistent/dir/x.db"}, false, "no database at /nonexistent/dir/x.db"},
+		{pw, []string{"user", "create", "dave", "--password-stdin", "--db", "/nonexistent/dir/x.db"}, false, "no directory /nonexistent"},
+		{"", []string{"migrate", "--db", "x.db?mode=ro"}, false, "may not contain"},
 	}
 	for _, tt := range cases {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -208,11 +221,27 @@ func TestSessions(t *testing.T) {
 	if err := json.Unmarshal([]byte(c.MustRun("", "session", "list", "erin", "--json")), &rows); err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 2 || rows[0].Username != "erin" || len(rows[0].ID) != 16 {
+	if len(rows) != 2 || rows[0].Username != "erin" || len(rows[0].ID) != 22 {
 		t.Fatalf("session list erin: %+v", rows)
 	}
-	out := c.MustRun("", "session", "revoke", "erin")
-	if !strings.Contains(out, "ended 2 session") {
+	var byFlag []sessionRow
+	json.Unmarshal([]byte(c.MustRun("", "session", "list", "--user", "erin", "--json")), &byFlag)
+	if len(byFlag) != 2 || byFlag[0].ID != rows[0].ID {
+		t.Fatalf("session list --user erin: %+v", byFlag)
+	}
+	// The id the list prints is the one revoke --id takes.
+	out := c.MustRun("", "session", "revoke", "--id", rows[0].ID)
+	if !strings.Contains(out, "ended session "+rows[0].ID) {
+		t.Fatalf("session revoke --id printed %q", out)
+	}
+	if _, _, err := c.Run("", "session", "revoke", "--id", rows[0].ID); err == nil || !strings.Contains(err.Error(), "no session with id") {
+		t.Fatalf("revoking it again: %v", err)
+	}
+	if _, _, err := c.Run("", "session", "revoke"); err == nil {
+		t.Fatal("session revoke with neither a user nor --id succeeded")
+	}
+	out = c.MustRun("", "session", "revoke", "erin")
+	if !strings.Contains(out, "ended 1 session") {
 		t.Fatalf("session revoke printed %q", out)
 	}
 	if err := json.Unmarshal([]byte(c.MustRun("", "session", "list", "--json")), &rows); err != nil {
@@ -221,12 +250,18 @@ func TestSessions(t *testing.T) {
 	if len(rows) != 1 || rows[0].Username != "frank" {
 		t.Fatalf("after revoke: %+v", rows)
 	}
+	if table := c.MustRun("", "session", "list"); !strings.Contains(table, rows[0].ID) {
+		t.Fatalf("the table does not show the id:\n%s", table)
+	}
 }
 
 func TestMigrateVersionHelp(t *testing.T) {
 	c := NewCLI(t)
-	if out := c.MustRun("", "migrate"); !regexp.MustCompile(`^schema at version (\d+) \(latest (\d+)\)\n$`).MatchString(out) || !strings.Contains(out, "version 2 (latest 2)") {
-		t.Fatalf("migrate printed %q", out)
+	if out := c.MustRun("", "migrate"); func() bool {
+		m := regexp.MustCompile(`^schema at version (\d+) \(latest (\d+)\)\n$`).FindStringSubmatch(out)
+		return m == nil || m[1] != m[2] || m[1] < "4"
+	}() {
+		t.Fatalf("migrate printed %q, want the latest version, at least 4", out)
 	}
 	if out := c.MustRun("", "version"); !strings.HasPrefix(out, "localauth ") {
 		t.Fatalf("version printed %q", out)
@@ -252,10 +287,103 @@ func TestCLIOnPostgres(t *testing.T) {
 	if us := c.Users(); len(us) != 1 || us[0].Enabled {
 		t.Fatalf("users on PostgreSQL: %+v", us)
 	}
-	if out := c.MustRun("", "session", "list", "alice"); !strings.Contains(out, "SESSION") {
+	// The same database as a keyword/value connection string, and as a URL
+	// with an upper-case scheme.
+	pass, _ := u.User.Password()
+	keywords := fmt.Sprintf("host=%s port=%s user=%s dbname=%s sslmode=disable", u.Hostname(), u.Port(), u.User.Username(), strings.TrimPrefix(u.Path, "/"))
+	if pass != "" {
+		keywords += " password=" + pass
+	}
+	upper := "POSTGRES" + strings.TrimPrefix(u.String(), u.Scheme)
+	for _, db := range []string{keywords, upper} {
+		if out := c.MustRun("", "user", "list", "--db", db); !strings.Contains(out, "alice") {
+			t.Fatalf("user list --db %q: %q", db, out)
+		}
+	}
+	if out := c.MustRun("", "user", "reset-factors", "alice"); !strings.Contains(out, "removed the second factors") {
+		t.Fatalf("reset-factors on PostgreSQL: %q", out)
+	}
+	if out := c.MustRun("", "session", "list", "alice"); !strings.HasPrefix(out, "ID  USER") {
 		t.Fatalf("session list: %q", out)
 	}
 	if out := c.MustRun("", "migrate"); !strings.Contains(out, "schema at version") {
 		t.Fatalf("migrate: %q", out)
+	}
+}
+
+// Help is asked for in every usual way and always exits 0; global flags
+// go before or after the command; a read-only command on a missing SQLite
+// file creates nothing.
+func TestCLIHelpAndGlobalFlags(t *testing.T) {
+	c := NewCLI(t)
+	for _, args := range [][]string{{"help", "user"}, {"user", "--help"}, {"user", "-h"}, {"help", "session"}} {
+		out := c.MustRun("", args...)
+		if !strings.Contains(out, "user create") && !strings.Contains(out, "session revoke") {
+			t.Errorf("localauth %s printed %q", strings.Join(args, " "), out)
+		}
+	}
+	for _, args := range [][]string{{"user", "create", "--help"}, {"help", "user", "create"}, {"user", "create", "alice", "-h"}} {
+		out := c.MustRun("", args...)
+		for _, want := range []string{"usage: localauth user create", "--password-stdin", "--db", "$LOCALAUTH_DB", "localauth.db", "--log-format", "--quiet"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("localauth %s: no %q in %q", strings.Join(args, " "), want, out)
+			}
+		}
+	}
+	if _, err := os.Stat(c.db); err == nil {
+		t.Fatal("asking for help created the database")
+	}
+	if _, _, err := c.Run("", "user"); err == nil {
+		t.Error("'localauth user' with no subcommand exited 0")
+	}
+
+	// A read-only command on a missing file says how to create it.
+	missing := filepath.Join(t.TempDir(), "none.db")
+	for _, args := range [][]string{{"user", "list", "--db", missing}, {"--db", missing, "session", "list"}, {"user", "--db", missing, "disable", "bob"}} {
+		_, _, err := c.Run("", args...)
+		want := fmt.Sprintf("no database at %s (create it with 'localauth migrate --db %s')", missing, missing)
+		if err == nil || err.Error() != want {
+			t.Errorf("localauth %s: %v, want %q", strings.Join(args, " "), err, want)
+		}
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Fatal("a read-only command created the database")
+	}
+	deep := filepath.Join(t.TempDir(), "a", "b", "x.db")
+	if _, _, err := c.Run(pw, "user", "create", "bob", "--password-stdin", "--db", deep); err == nil || !strings.Contains(err.Error(), "no directory") {
+		t.Errorf("user create under two missing directories: %v", err)
+	}
+
+	// --db before the command, before the subcommand, after it: one database.
+	other := filepath.Join(t.TempDir(), "other.db")
+	c.MustRun(pw, "--db", other, "user", "create", "carol", "--password-stdin")
+	for _, args := range [][]string{{"--db=" + other, "user", "list"}, {"user", "--db", other, "list"}, {"user", "list", "--db", other}} {
+		if out := c.MustRun("", args...); !strings.Contains(out, "carol") {
+			t.Errorf("localauth %s: %q", strings.Join(args, " "), out)
+		}
+	}
+}
+
+// Audit records of the administrative commands: text by default, JSON on
+// request, none with --quiet.
+func TestCLIAuditFormat(t *testing.T) {
+	c := NewCLI(t)
+	_, text, err := c.Run(pw, "user", "create", "alice", "--password-stdin")
+	if err != nil || !strings.Contains(text, "event=register") {
+		t.Fatalf("text audit record: %v %q", err, text)
+	}
+	_, js, err := c.Run("", "user", "disable", "alice", "--log-format", "json")
+	var rec map[string]any
+	if err != nil || json.Unmarshal([]byte(strings.SplitN(js, "\n", 2)[0]), &rec) != nil || rec["user"] != "alice" {
+		t.Fatalf("JSON audit record: %v %q", err, js)
+	}
+	if _, quiet, err := c.Run("", "user", "enable", "alice", "--quiet"); err != nil || quiet != "" {
+		t.Fatalf("--quiet: %v, stderr %q", err, quiet)
+	}
+	if _, _, err := c.Run("", "user", "list", "--log-format", "xml"); err == nil || !strings.Contains(err.Error(), "neither text nor json") {
+		t.Fatalf("--log-format xml: %v", err)
+	}
+	if strings.Contains(text+js, "correct horse") {
+		t.Fatal("an audit record holds the password")
 	}
 }

@@ -100,7 +100,7 @@ func (c *LiveClient) Until(s string) string {
 
 const privateMarker = "private data for"
 
-// S22: the private data reaches only an authenticated tab: not the pages,
+// The private data reaches only an authenticated tab: not the pages,
 // not the assets, not the socket of a tab without a live session.
 func TestPrivateDataNeverReachesAnonymousClients(t *testing.T) {
 	srv := StartServer(t)

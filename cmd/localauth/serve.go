@@ -6,12 +6,14 @@ import (
 	"errors"
 	"expvar"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
 	neturl "net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,11 +22,11 @@ import (
 	"github.com/localauth/localauth/internal/demo"
 	"github.com/localauth/localauth/live"
 	"github.com/localauth/localauth/liveauth"
-	"github.com/localauth/localauth/pgstore"
+	"github.com/localauth/localauth/mfa"
 	"github.com/localauth/localauth/web"
 )
 
-// serveCmd is "serve": the seed's demo app on the live runtime.
+// serveCmd is "serve": the demo app on the live runtime.
 type serveCmd struct{ m *Main }
 
 // shutdownGrace is how long SIGTERM waits for requests and live connections
@@ -38,9 +40,27 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	keyFile := fs.String("tls-key", c.m.Getenv("LOCALAUTH_TLS_KEY"), "TLS key file (PEM)")
 	storage := fs.String("token-storage", c.m.envOr("LOCALAUTH_TOKEN_STORAGE", liveauth.TokenLocalStorage), "where browsers keep the session token: localstorage or cookie")
 	baseline := fs.Bool("bench-baseline", false, "also serve GET /_bench/me, a bare handler for the bench command's baseline")
+	metricsAddr := fs.String("metrics-addr", c.m.Getenv("LOCALAUTH_METRICS_ADDR"), "serve Prometheus metrics at /metrics on this address, a listener of its own (a host left out means 127.0.0.1); default off")
 	proxies := fs.String("trusted-proxies", c.m.Getenv("LOCALAUTH_TRUSTED_PROXIES"), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed")
+	maxLive := fs.String("max-live-conns", c.m.Getenv("LOCALAUTH_MAX_LIVE_CONNS"), "most open live connections (websockets) in all; past it new ones get 503 (default: three quarters of the open-file limit, less 64)")
+	queueWait := fs.Duration("hash-queue-wait", 2*time.Second, "the most a login or registration waits for a hashing slot; one that would wait longer is refused at once with 503 and Retry-After")
+	loginRate := fs.Int("logins-per-minute", 30, "successful logins per client address per minute, after a burst of as many")
+	reauthWindow := fs.Duration("reauth-window", 10*time.Minute, "how recent a password confirmation must be to change the password, end other sessions or delete the account")
+	rpID := fs.String("rp-id", c.m.Getenv("LOCALAUTH_RP_ID"), "passkeys: the relying party id, the site's domain (default on a localhost --addr: localhost)")
+	rpOrigins := fs.String("rp-origin", c.m.Getenv("LOCALAUTH_RP_ORIGIN"), "passkeys: comma-separated origins the pages run at, e.g. https://example.com (default on a localhost --addr: http(s)://localhost:PORT)")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
+	}
+	if *queueWait <= 0 || *loginRate <= 0 || *reauthWindow <= 0 {
+		return usagef("serve: --hash-queue-wait, --logins-per-minute and --reauth-window must be positive")
+	}
+	maxConns := 0
+	if *maxLive != "" {
+		n, err := strconv.Atoi(*maxLive)
+		if err != nil || n <= 0 {
+			return usagef("serve: --max-live-conns must be a positive number, not %q", *maxLive)
+		}
+		maxConns = n
 	}
 	if (*certFile == "") != (*keyFile == "") {
 		return usagef("serve: --tls-cert and --tls-key go together")
@@ -59,23 +79,66 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("loading the TLS certificate: %w", err)
 		}
-		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		tlsConfig = serverTLSConfig(cert)
+	}
+
+	if (*rpID == "") != (*rpOrigins == "") {
+		return usagef("serve: --rp-id and --rp-origin go together")
+	}
+	// Checked before anything starts: a PostgreSQL deployment without its
+	// key must not come up.
+	secretKey, err := c.m.loadSecretKey(*db)
+	if err != nil {
+		return err
+	}
+	// Listening comes first: the default relying party of passkeys names
+	// the bound port.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", *addr, err)
+	}
+	defer ln.Close()
+	scheme := "http"
+	if useTLS {
+		scheme = "https"
 	}
 
 	log := c.m.serverLogger()
-	st, closeStore, err := openStore(ctx, *db)
+	var metrics *serveMetrics
+	if *metricsAddr != "" {
+		if metrics, err = newServeMetrics(*metricsAddr); err != nil {
+			return err
+		}
+		defer metrics.close()
+	}
+	st, closeStore, err := openStoreMetrics(ctx, *db, metrics.hook())
 	if err != nil {
 		return err
 	}
 	defer closeStore()
+	warnPermissive(c.m.Stderr, *db)
 	cfg, err := c.m.serviceConfig()
 	if err != nil {
 		return err
 	}
 	cfg.Logger = log
-	if pg, ok := st.(*pgstore.Store); ok {
-		// Several instances on one database throttle together.
-		cfg.Throttle.Store = pg.Throttle()
+	cfg.Metrics = metrics.hook()
+	cfg.HashQueueWait = *queueWait
+	cfg.ReauthWindow = *reauthWindow
+	cfg.Throttle.ClientLoginsPerMinute = *loginRate
+	cfg.Throttle.ClientLoginBurst = *loginRate
+	cfg.SecretKey = secretKey
+	cfg.TOTP = mfa.TOTP{}
+	id, origins := *rpID, splitList(*rpOrigins)
+	if id == "" {
+		id, origins, _ = defaultRelyingParty(*addr, ln.Addr(), scheme)
+	}
+	if id != "" {
+		if cfg.Passkeys, err = mfa.NewPasskeys(mfa.PasskeyConfig{RPID: id, Origins: origins}); err != nil {
+			return usagef("serve: %v", err)
+		}
+	} else {
+		fmt.Fprintln(c.m.Stderr, "localauth: passkeys are off: give --rp-id and --rp-origin to offer them (they default only on a localhost --addr)")
 	}
 	svc, err := localauth.New(st, cfg)
 	if err != nil {
@@ -87,34 +150,50 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	app, _ := demo.New(svc, live.Config{Logger: log, ClientIP: wa.ClientIP}, liveauth.Options{
-		Logger:           log,
-		TokenStorage:     *storage,
-		TokenFromRequest: wa.Token,
+	app, _ := demo.New(svc, live.Config{Logger: log, ClientIP: wa.ClientIP, Secure: wa.Secure, MaxConns: maxConns}, liveauth.Options{
+		Logger:            log,
+		TokenStorage:      *storage,
+		TokenFromRequest:  wa.Token,
+		HandoffBinding:    wa.HandoffBinding,
+		DeviceFromRequest: wa.DeviceToken,
 	})
+	if metrics != nil {
+		if err := metrics.prom.LiveTabs(app.Conns); err != nil {
+			return err
+		}
+	}
 	mux := http.NewServeMux()
 	mux.Handle(web.APIPrefix, wa.API())
-	if p, ok := st.(interface{ Ping(context.Context) error }); ok {
+	if p, ok := st.(localauth.Pinger); ok {
 		health := web.Health(p.Ping)
 		mux.Handle("/healthz", health)
 		mux.Handle("/readyz", health)
 	}
+	// Pages give every browser a device token, which a live login then
+	// makes trusted for the account.
+	var pages http.Handler = wa.DeviceCookie(app)
 	if *storage == liveauth.TokenCookie {
+		// Pages give the browser the secret that binds the one-time
+		// login codes to it.
+		pages = wa.BindHandoffs(pages)
 		// With the token in a cookie the server can guard pages itself,
 		// before any of them is sent.
-		mux.Handle("/protected", wa.RequireLogin(app))
-		mux.Handle(liveauth.LoginRoute, wa.RedirectIfAuthenticated(app))
+		mux.Handle("/protected", wa.RequireLogin(pages))
+		mux.Handle(liveauth.AccountRoute, wa.RequireLogin(pages))
+		mux.Handle(liveauth.LoginRoute, wa.RedirectIfAuthenticated(pages))
 	}
-	mux.Handle("/", app)
-	if *baseline {
-		mux.Handle("GET /_bench/me", benchBaseline())
-	}
-	handler := web.SecurityHeaders(mux)
+	mux.Handle("/", pages)
+	api := wa.API()
+	handler := web.SecurityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The API answers most requests of a busy site and routes by its
+		// own exact names, so it skips the ServeMux's pattern matching.
+		if strings.HasPrefix(r.URL.Path, web.APIPrefix) {
+			api.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", *addr, err)
-	}
 	srv := &http.Server{
 		Handler:           handler,
 		TLSConfig:         tlsConfig,
@@ -125,11 +204,18 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	scheme := "http"
-	if useTLS {
-		scheme = "https"
-	}
 	url := scheme + "://" + displayAddr(ln.Addr(), *addr)
+	if *baseline {
+		stop, err := serveBenchBaseline(c.m.Stdout, srv)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if metrics != nil {
+		go metrics.srv.Serve(metrics.ln)
+		fmt.Fprintf(c.m.Stdout, "localauth: metrics on http://%s/metrics\n", metrics.ln.Addr())
+	}
 	fmt.Fprintf(c.m.Stdout, "localauth: serving the demo on %s (database %s, tokens in %s)\n", url, redactDSN(*db), *storage)
 	if !useTLS && !loopback(*addr) {
 		fmt.Fprintln(c.m.Stderr, "WARNING: listening on a non-loopback address without TLS. Passwords and session\n"+
@@ -245,14 +331,63 @@ func redactDSN(db string) string {
 	return u.String()
 }
 
-// benchBaseline is a bare handler that answers what GET /api/auth/me answers,
-// without authenticating: the bench command's baseline, behind the same
-// middleware.
-func benchBaseline() http.Handler {
-	body := []byte(`{"user":{"id":1,"username":"bench","display_name":"bench","created_at":"2026-01-01T00:00:00Z"}}` + "\n")
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+// serveBenchBaseline serves the bench command's baseline on a listener of
+// its own on 127.0.0.1: a plain net/http handler, with no middleware and no
+// routing, that writes the bytes GET /api/auth/me writes (the same headers,
+// a body of the same length), without authenticating. Its server has the
+// timeouts and limits of like (the demo's), so that only the handler
+// differs. It prints its address before the demo's, for the bench to read.
+func serveBenchBaseline(out io.Writer, like *http.Server) (stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	body := []byte(`{"user":{"id":1,"username":"bench","display_name":"bench","created_at":"2026-01-01T00:00:00.123Z"}}` + "\n")
+	// The headers are those SecurityHeaders and the API set, captured once
+	// and assigned in order, as cheaply as a handler can.
+	type kv struct {
+		k string
+		v []string
+	}
+	var hdr []kv
+	web.SecurityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for k, v := range w.Header() {
+			hdr = append(hdr, kv{k, v})
+		}
+	})).ServeHTTP(headerSink{http.Header{}}, &http.Request{Method: "GET", URL: &neturl.URL{Path: "/"}})
+	hdr = append(hdr, kv{"Content-Type", []string{"application/json; charset=utf-8"}})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		for _, e := range hdr {
+			h[e.k] = e.v
+		}
 		w.Write(body)
-	})
+	}),
+		ReadHeaderTimeout: like.ReadHeaderTimeout,
+		ReadTimeout:       like.ReadTimeout,
+		WriteTimeout:      like.WriteTimeout,
+		IdleTimeout:       like.IdleTimeout,
+		MaxHeaderBytes:    like.MaxHeaderBytes,
+	}
+	go srv.Serve(ln)
+	fmt.Fprintf(out, "localauth: bench baseline on http://%s\n", ln.Addr())
+	return func() { srv.Close() }, nil
+}
+
+// headerSink is a ResponseWriter that keeps only headers.
+type headerSink struct{ h http.Header }
+
+func (s headerSink) Header() http.Header       { return s.h }
+func (headerSink) Write(b []byte) (int, error) { return len(b), nil }
+func (headerSink) WriteHeader(int)             {}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

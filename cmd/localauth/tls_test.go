@@ -43,7 +43,7 @@ func writeSelfSigned(t *testing.T) (string, string) {
 	return cert, keyFile
 }
 
-// C37, C24, S23: serve over TLS refuses TLS 1.1, sends HSTS, and sets the
+// C37, C24: serve over TLS refuses TLS 1.1, sends HSTS, and sets the
 // session cookie Secure with the __Host- prefix.
 func TestServeTLS(t *testing.T) {
 	cert, key := writeSelfSigned(t)
@@ -79,7 +79,7 @@ func TestServeTLS(t *testing.T) {
 	}
 }
 
-// S23: a non-loopback address without TLS gets a loud warning; loopback
+// A non-loopback address without TLS gets a loud warning; loopback
 // does not.
 func TestPlainHTTPWarning(t *testing.T) {
 	for addr, warn := range map[string]bool{"127.0.0.1:0": false, "0.0.0.0:0": true} {

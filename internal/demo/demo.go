@@ -1,4 +1,4 @@
-// Package demo is the seed's example app, served by "localauth serve": a
+// Package demo is the example app, served by "localauth serve": a
 // home page, a protected page with a piece of private data, and the login
 // and registration pages of liveauth, all on the live runtime.
 package demo
@@ -18,13 +18,14 @@ type State struct{}
 
 // New builds the demo app over svc.
 func New(svc *localauth.Service, cfg live.Config, opts liveauth.Options) (*live.App, *liveauth.Auth) {
-	cfg.Head += liveauth.StylesheetLink
+	cfg.Head += liveauth.StylesheetLink + liveauth.PasskeyScriptLink
 	app := live.New(cfg)
 	app.Asset(liveauth.StylesheetPath, "text/css; charset=utf-8", liveauth.Stylesheet)
+	app.Asset(liveauth.PasskeyScriptPath, "text/javascript; charset=utf-8", liveauth.PasskeyScript)
 	opts.NoPages = true
 	auth := liveauth.Mount(app, svc, opts)
 	app.State("demo", func() any { return &State{} })
-	// The private data (S22): computed on the server from the user the
+	// The private data: computed on the server from the user the
 	// server itself authenticated, so it reaches authenticated tabs only.
 	app.Computed("demo.private_data", []string{"auth.authenticated_user"}, func(_ context.Context, t *live.Tab) any {
 		u, ok := liveauth.User(t)
@@ -37,6 +38,7 @@ func New(svc *localauth.Service, cfg live.Config, opts liveauth.Options) (*live.
 	app.Page("/protected", "Protected page", frame(liveauth.RequireLogin(protectedBody)))
 	app.Page(liveauth.LoginRoute, "Log in", frame(liveauth.LoginPage))
 	app.Page(liveauth.RegisterRoute, "Create an account", frame(liveauth.RegisterPage))
+	app.Page(liveauth.AccountRoute, "Your account", frame(liveauth.RequireLogin(liveauth.AccountPage)))
 	return app, auth
 }
 
@@ -48,6 +50,7 @@ const topbar = template.HTML(`
   <nav>
     <a href="/">Home</a>
     <a href="/protected">Protected</a>
+    <a href="/account" id="account-link" data-show="auth.is_authenticated" hidden>Account</a>
     <span class="who" data-show="auth.is_authenticated" hidden>Signed in as <strong id="who" data-text="auth.authenticated_user.display_name"></strong></span>
     <a href="/" id="topbar-logout" data-on-click="auth.do_logout" data-show="auth.is_authenticated" hidden>Log out</a>
     <a href="/login" data-hide="auth.is_authenticated">Log in</a>
@@ -55,7 +58,7 @@ const topbar = template.HTML(`
   </nav>
 </header>`)
 
-// indexBody is the home page (S21).
+// indexBody is the home page.
 const indexBody = template.HTML(`
 <section class="card wide">
   <h1>Welcome to my homepage!</h1>
@@ -64,7 +67,7 @@ const indexBody = template.HTML(`
   <p class="muted">Every page here is public; private data comes only from state the server computes after checking who you are.</p>
 </section>`)
 
-// protectedBody is the protected page (S20, S22).
+// protectedBody is the protected page.
 const protectedBody = template.HTML(`
 <section class="card wide">
   <h1 id="protected-title">Protected Page for <span data-text="auth.authenticated_user.display_name"></span></h1>

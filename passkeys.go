@@ -1,0 +1,314 @@
+package localauth
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Passkeys: adding, listing and removing them (with a recent login, as for
+// every credential change), and logging in with one. A passkey login is
+// both factors at once: the authenticator holds the key and verifies the
+// user (PIN or biometrics; user verification is required).
+
+// CeremonyLifetime is how long the browser has to answer a WebAuthn
+// ceremony's options.
+const CeremonyLifetime = 3 * time.Minute
+
+// ceremony is a WebAuthn ceremony's state as kept between begin and finish.
+type ceremony struct {
+	State  []byte `json:"s"`
+	UserID int64  `json:"u,omitempty"`
+}
+
+// userHandle is the WebAuthn user handle of a user: its id, 8 bytes. It
+// names no one outside this database.
+func userHandle(id int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(id)) }
+
+func passkeyUser(u User) PasskeyUser {
+	return PasskeyUser{Handle: userHandle(u.ID), Name: u.Username, DisplayName: u.DisplayName}
+}
+
+func (s *Service) passkeysReady() (FactorStore, error) {
+	fs, err := s.factorStore()
+	if err != nil || s.passkeys == nil {
+		return nil, ErrFactorUnavailable
+	}
+	return fs, nil
+}
+
+// BeginPasskeyRegistration starts adding a passkey for the token's user and
+// returns the options (JSON) for navigator.credentials.create.
+//
+// Errors: ErrReauthRequired; ErrFactorUnavailable; ErrInvalidSession;
+// ErrUnavailable.
+func (s *Service) BeginPasskeyRegistration(ctx context.Context, token Token) ([]byte, error) {
+	fs, err := s.passkeysReady()
+	if err != nil {
+		return nil, err
+	}
+	sess, user, err := s.recentLogin(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	pks, err := fs.Passkeys(ctx, user.ID)
+	if err != nil {
+		return nil, s.unavailable(ctx, "passkey registration", err)
+	}
+	c, err := s.passkeys.BeginRegistration(passkeyUser(user), pks)
+	if err != nil {
+		return nil, err
+	}
+	binding := "register\x00" + string(sess.TokenHash[:])
+	if err := s.putOnce(ctx, onceCeremony, c.Challenge, binding, ceremony{State: c.State, UserID: user.ID}, s.now().Add(CeremonyLifetime)); err != nil {
+		return nil, err
+	}
+	return c.Options, nil
+}
+
+// FinishPasskeyRegistration verifies the browser's answer (JSON) to
+// BeginPasskeyRegistration's options and adds the passkey under name (up
+// to MaxPasskeyName bytes of text; "Passkey" when empty). Every other
+// session of the user ends: a new credential.
+//
+// Errors: ErrInvalidCode for an answer that does not verify or whose
+// ceremony is unknown, spent, expired or another session's; a
+// *PolicyError for a bad name; ErrPasskeyExists; ErrReauthRequired;
+// ErrFactorUnavailable; ErrInvalidSession; ErrUnavailable.
+func (s *Service) FinishPasskeyRegistration(ctx context.Context, token Token, name string, response []byte) (PasskeyInfo, error) {
+	fs, err := s.passkeysReady()
+	if err != nil {
+		return PasskeyInfo{}, err
+	}
+	name, err = passkeyName(name)
+	if err != nil {
+		return PasskeyInfo{}, err
+	}
+	sess, user, err := s.recentLogin(ctx, token)
+	if err != nil {
+		return PasskeyInfo{}, err
+	}
+	challenge, _, _, err := s.passkeys.Inspect(response)
+	if err != nil {
+		return PasskeyInfo{}, ErrInvalidCode
+	}
+	var c ceremony
+	binding := "register\x00" + string(sess.TokenHash[:])
+	if _, err := s.takeOnce(ctx, onceCeremony, challenge, binding, &c); err != nil {
+		return PasskeyInfo{}, err
+	}
+	if c.UserID != user.ID {
+		return PasskeyInfo{}, ErrInvalidCode
+	}
+	p, err := s.passkeys.FinishRegistration(passkeyUser(user), c.State, response)
+	if err != nil {
+		s.audit(ctx, slog.LevelWarn, EventFactor, user.Username, "passkey_refused", slog.Int64("user_id", user.ID))
+		return PasskeyInfo{}, ErrInvalidCode
+	}
+	if p.ID, err = newPublicID(s.rand); err != nil {
+		return PasskeyInfo{}, err
+	}
+	p.UserID, p.Name = user.ID, name
+	p.CreatedAt = s.now().UTC().Truncate(time.Millisecond)
+	n, err := fs.AddPasskey(ctx, p, &sess.TokenHash)
+	if err != nil {
+		return PasskeyInfo{}, s.unavailable(ctx, "add passkey", err)
+	}
+	s.credentialsChanged(ctx, user, "passkey_added", n, slog.String("passkey", p.ID))
+	return passkeyInfo(p), nil
+}
+
+// passkeyName checks and trims a passkey's name.
+func passkeyName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "Passkey", nil
+	}
+	if len(name) > MaxPasskeyName || !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return "", ErrInvalidPasskeyName
+	}
+	return name, nil
+}
+
+// RemovePasskey removes the token's user's passkey with the given id. Every
+// other session of the user ends.
+//
+// Errors: ErrFactorNotFound for an id that is not one of the user's;
+// ErrReauthRequired; ErrFactorUnavailable; ErrInvalidSession;
+// ErrUnavailable.
+func (s *Service) RemovePasskey(ctx context.Context, token Token, id string) error {
+	fs, err := s.factorStore()
+	if err != nil {
+		return err
+	}
+	sess, user, err := s.recentLogin(ctx, token)
+	if err != nil {
+		return err
+	}
+	if !validPublicID(id) {
+		return ErrFactorNotFound
+	}
+	n, ok, err := fs.RemovePasskey(ctx, user.ID, id, &sess.TokenHash)
+	if err != nil {
+		return s.unavailable(ctx, "remove passkey", err)
+	}
+	if !ok {
+		return ErrFactorNotFound
+	}
+	s.credentialsChanged(ctx, user, "passkey_removed", n, slog.String("passkey", id))
+	return nil
+}
+
+// BeginPasskeyLogin starts a login with a passkey, or a second step with
+// one, and returns the options (JSON) for navigator.credentials.get. No
+// user is named: the authenticator offers its discoverable passkeys. The
+// ceremony is bound to the client that asked, as second-step tokens are.
+// Anyone may begin one and each is stored until it expires, so beginnings
+// are charged to the client's address like successful logins
+// (ThrottleConfig.ClientLoginsPerMinute): a client cannot fill the store.
+//
+// Errors: a *RateLimitError; ErrFactorUnavailable; ErrUnavailable.
+func (s *Service) BeginPasskeyLogin(ctx context.Context) ([]byte, error) {
+	if _, err := s.passkeysReady(); err != nil {
+		return nil, err
+	}
+	ip := ClientIP(ctx)
+	if wait := s.throttle.loginWait(ip); wait > 0 {
+		return nil, &RateLimitError{RetryAfter: wait}
+	}
+	s.throttle.loginDone(ip)
+	c, err := s.passkeys.BeginLogin()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.putOnce(ctx, onceCeremony, c.Challenge, "login\x00"+clientBinding(ctx), ceremony{State: c.State}, s.now().Add(CeremonyLifetime)); err != nil {
+		return nil, err
+	}
+	return c.Options, nil
+}
+
+// PasskeyLogin verifies the browser's answer (JSON) to BeginPasskeyLogin's
+// options and starts a session for the passkey's user: both factors at
+// once, no password and no second step. Attempts are counted against the
+// client's address like failed passwords.
+//
+// Errors: ErrInvalidCode for an answer that does not verify, an unknown
+// passkey, a ceremony that is unknown, spent, expired or another client's,
+// and a sign count that went backwards (a possible clone, audited);
+// ErrAccountDisabled; a *RateLimitError; ErrFactorUnavailable;
+// ErrUnavailable.
+func (s *Service) PasskeyLogin(ctx context.Context, response []byte, opt LoginOptions) (LoginResult, error) {
+	if _, err := s.passkeysReady(); err != nil {
+		return LoginResult{}, err
+	}
+	ip := ClientIP(ctx)
+	client := s.throttle.clientKey(ip)
+	if wait := s.throttle.loginWait(ip); wait > 0 {
+		return LoginResult{}, &RateLimitError{RetryAfter: wait}
+	}
+	if err := s.throttle.admit(ctx, client); err != nil {
+		s.audit(ctx, slog.LevelWarn, EventThrottled, "", "passkey_login_refused")
+		return LoginResult{}, err
+	}
+	user, err := s.verifyAssertion(ctx, response, 0)
+	if err != nil {
+		if !errors.Is(err, ErrInvalidCode) {
+			s.throttle.giveBack(ctx, client)
+		} else {
+			s.audit(ctx, slog.LevelWarn, EventLoginFailed, "", "bad_credentials", slog.String("method", MethodPasskey))
+		}
+		return LoginResult{}, err
+	}
+	s.throttle.giveBack(ctx, client)
+	if !user.Enabled {
+		s.audit(ctx, slog.LevelWarn, EventLoginFailed, user.Username, "account_disabled", slog.Int64("user_id", user.ID))
+		return LoginResult{}, ErrAccountDisabled
+	}
+	s.throttle.loginDone(ip)
+	res, err := s.startSession(ctx, user.User, user.credVersion, opt)
+	if errors.Is(err, ErrCredentialChanged) {
+		s.audit(ctx, slog.LevelWarn, EventLoginFailed, user.Username, "credentials_changed", slog.Int64("user_id", user.ID))
+		return LoginResult{}, ErrInvalidCode
+	}
+	if err != nil {
+		return LoginResult{}, s.unavailable(ctx, "passkey login", err)
+	}
+	if res.DeviceToken, err = s.rememberDevice(ctx, user.ID, DeviceTokenFrom(ctx)); err != nil {
+		s.log.Warn("localauth: remembering a device failed", "user_id", user.ID, "err", err)
+	}
+	s.audit(ctx, slog.LevelInfo, EventLogin, user.Username, "success",
+		slog.Int64("user_id", user.ID), slog.String("session", res.Session.TokenHash.String()),
+		slog.String("method", MethodPasskey))
+	s.capSessions(ctx, user.User)
+	return res, nil
+}
+
+// verifiedUser is the user a passkey answer proved, with the credential
+// version read before the proof was checked.
+type verifiedUser struct {
+	User
+	credVersion int64
+}
+
+// verifyAssertion checks a browser's answer to a login ceremony: its
+// ceremony (taken, once), its passkey, and, when wantUser is not 0, that
+// the passkey is that user's. It records the new sign count.
+func (s *Service) verifyAssertion(ctx context.Context, response []byte, wantUser int64) (verifiedUser, error) {
+	fs, err := s.passkeysReady()
+	if err != nil {
+		return verifiedUser{}, err
+	}
+	challenge, credID, handle, err := s.passkeys.Inspect(response)
+	if err != nil {
+		return verifiedUser{}, ErrInvalidCode
+	}
+	var c ceremony
+	if _, err := s.takeOnce(ctx, onceCeremony, challenge, "login\x00"+clientBinding(ctx), &c); err != nil {
+		return verifiedUser{}, err
+	}
+	p, ok, err := fs.PasskeyByCredentialID(ctx, credID)
+	if err != nil {
+		return verifiedUser{}, s.unavailable(ctx, "passkey login", err)
+	}
+	if !ok || (wantUser != 0 && p.UserID != wantUser) || !bytes.Equal(handle, userHandle(p.UserID)) {
+		return verifiedUser{}, ErrInvalidCode
+	}
+	user, err := s.store.UserByID(ctx, p.UserID)
+	if errors.Is(err, ErrUserNotFound) {
+		return verifiedUser{}, ErrInvalidCode
+	}
+	var cred Credential
+	if err == nil {
+		cred, err = s.store.Credential(ctx, user.ID)
+	}
+	if err != nil {
+		return verifiedUser{}, s.unavailable(ctx, "passkey login", err)
+	}
+	pks, err := fs.Passkeys(ctx, user.ID)
+	if err != nil {
+		return verifiedUser{}, s.unavailable(ctx, "passkey login", err)
+	}
+	used, clone, err := s.passkeys.FinishLogin(passkeyUser(user), pks, c.State, response)
+	if err != nil {
+		return verifiedUser{}, ErrInvalidCode
+	}
+	if clone {
+		// The authenticator's counter did not move forward: another copy
+		// of the key may be in use. Refused and recorded, so that the
+		// user or an administrator can remove the passkey.
+		s.audit(ctx, slog.LevelError, EventFactor, user.Username, "passkey_clone_warning",
+			slog.Int64("user_id", user.ID), slog.String("passkey", p.ID),
+			slog.Uint64("stored_sign_count", uint64(p.SignCount)), slog.Uint64("presented_sign_count", uint64(used.SignCount)))
+		return verifiedUser{}, ErrInvalidCode
+	}
+	if err := fs.RecordPasskeyUse(ctx, p.CredentialID, used.SignCount, s.now().UTC().Truncate(time.Millisecond)); err != nil {
+		s.log.Warn("localauth: recording a passkey's use failed", "err", err)
+	}
+	return verifiedUser{User: user, credVersion: cred.Version}, nil
+}

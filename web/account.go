@@ -1,0 +1,83 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+)
+
+// The account endpoints of the API: a signed-in user's own sessions, the
+// password confirmation that sensitive actions need, and deleting the
+// account. Actions that need a recent login answer 403 reauth_required
+// without one; POST reauth with the password, then try again.
+
+// sessionsPrefix is the route of one session: sessions/{id}.
+const sessionsPrefix = "sessions/"
+
+// apiSessions lists the caller's sessions, newest first.
+func (a *Auth) apiSessions(w http.ResponseWriter, r *http.Request) {
+	list, err := a.svc.ListSessions(a.Context(r), a.Token(r))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": list})
+}
+
+// apiEndSession ends one of the caller's sessions by id: 204, or 404 for an
+// id that is not one of the caller's, unknown or not.
+func (a *Auth) apiEndSession(w http.ResponseWriter, r *http.Request) {
+	id := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, APIPrefix), sessionsPrefix)
+	tok := a.Token(r)
+	if err := a.svc.EndSession(a.Context(r), tok, id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// apiRevokeOthers ends every session of the caller but its own.
+func (a *Auth) apiRevokeOthers(w http.ResponseWriter, r *http.Request) {
+	if _, err := a.svc.EndOtherSessions(a.Context(r), a.Token(r)); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// apiReauth confirms the caller's password for the sensitive actions.
+func (a *Auth) apiReauth(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Password string `json:"password"`
+	}
+	if !a.decode(w, r, &in) {
+		return
+	}
+	if err := a.svc.Reauth(a.Context(r), a.Token(r), in.Password); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// apiDeleteAccount deletes the caller's account, sessions and device tokens
+// included, and clears the session cookie.
+func (a *Auth) apiDeleteAccount(w http.ResponseWriter, r *http.Request) {
+	if err := a.svc.DeleteAccount(a.Context(r), a.Token(r)); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.ClearSessionCookie(w, r)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// accountRoute returns the route of an account endpoint that is not a
+// plain name (sessions/{id}, passkeys/{id}), if name is one.
+func (a *Auth) accountRoute(name string) (apiRoute, bool) {
+	if id, ok := strings.CutPrefix(name, sessionsPrefix); ok && id != "" && !strings.Contains(id, "/") {
+		return apiRoute{http.MethodDelete, a.apiEndSession}, true
+	}
+	if id, ok := strings.CutPrefix(name, passkeysPrefix); ok && id != "" && !strings.Contains(id, "/") {
+		return apiRoute{http.MethodDelete, a.apiRemovePasskey}, true
+	}
+	return apiRoute{}, false
+}
