@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/database"
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/localauth/localauth"
@@ -38,7 +41,8 @@ const channel = "localauth_revocations"
 
 // Options tunes a Store. The zero value is the default configuration.
 type Options struct {
-	// MaxConns bounds the connection pool. Default 10.
+	// MaxConns bounds the connection pool. Default 10. (OpenPool uses the
+	// pool as it is.)
 	MaxConns int32
 
 	// QueryTimeout bounds every operation, waiting for a pooled connection
@@ -49,8 +53,11 @@ type Options struct {
 	// even without a notification, as a safety net. Default 1s.
 	ResyncInterval time.Duration
 
-	// Schema, when set, is the search_path the store works in. Default
-	// the connection's own.
+	// Schema is the PostgreSQL schema that holds the store's tables and
+	// its migration history, created at Open when missing: lower-case
+	// letters, digits and underscores. Default "localauth", so that the
+	// store's users and sessions tables and its goose version table never
+	// meet an application's own tables of the same names.
 	Schema string
 
 	// Logger receives the revocation listener's failures and reconnects.
@@ -61,6 +68,51 @@ type Options struct {
 	// this process's listener (RevocationDelay). Default none. Pass the
 	// Service's Config.Metrics.
 	Metrics localauth.Metrics
+}
+
+// DefaultSchema is the schema of Options.Schema's default.
+const DefaultSchema = "localauth"
+
+// versionTable is the migration history's table, in the store's schema.
+// goose's default name, goose_db_version, is left to applications.
+const versionTable = "localauth_migrations"
+
+var schemaRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+func (o Options) withDefaults() (Options, error) {
+	if o.MaxConns <= 0 {
+		o.MaxConns = 10
+	}
+	if o.QueryTimeout <= 0 {
+		o.QueryTimeout = 5 * time.Second
+	}
+	if o.ResyncInterval <= 0 {
+		o.ResyncInterval = time.Second
+	}
+	if o.Schema == "" {
+		o.Schema = DefaultSchema
+	}
+	if !schemaRE.MatchString(o.Schema) || strings.HasPrefix(o.Schema, "pg_") {
+		return o, fmt.Errorf("pgstore: schema %q: use lower-case letters, digits and underscores, not starting with pg_", o.Schema)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = localauth.NopMetrics{}
+	}
+	return o, nil
+}
+
+// Store is a localauth.Store on PostgreSQL. It is safe for concurrent use.
+type Store struct {
+	pool     *pgxpool.Pool
+	ownsPool bool
+	timeout  time.Duration
+	resync   time.Duration
+	schema   string
+	log      *slog.Logger
+	metrics  localauth.Metrics
 }
 
 // Every ability the Service and the localauth command look for.
@@ -75,49 +127,19 @@ var (
 	_ localauth.SchemaVersioner       = (*Store)(nil)
 )
 
-// Store is a localauth.Store on PostgreSQL. It is safe for concurrent use.
-type Store struct {
-	pool    *pgxpool.Pool
-	timeout time.Duration
-	resync  time.Duration
-	schema  string
-	log     *slog.Logger
-	metrics localauth.Metrics
-}
-
-var (
-	_ localauth.Store                 = (*Store)(nil)
-	_ localauth.RevocationWatcher     = (*Store)(nil)
-	_ localauth.DeviceStore           = (*Store)(nil)
-	_ localauth.ThrottleStoreProvider = (*Store)(nil)
-)
-
 // Open connects to the database named by dsn (a postgres:// URL or a
 // key=value string) and migrates it to the current schema.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
-	if opts.MaxConns <= 0 {
-		opts.MaxConns = 10
-	}
-	if opts.QueryTimeout <= 0 {
-		opts.QueryTimeout = 5 * time.Second
-	}
-	if opts.ResyncInterval <= 0 {
-		opts.ResyncInterval = time.Second
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.Metrics == nil {
-		opts.Metrics = localauth.NopMetrics{}
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, errors.New("pgstore: the database URL is not valid")
 	}
 	cfg.MaxConns = opts.MaxConns
-	if opts.Schema != "" {
-		cfg.ConnConfig.RuntimeParams["search_path"] = opts.Schema
-	}
+	ConfigurePool(cfg, opts.Schema)
 	octx, cancel := context.WithTimeout(ctx, opts.QueryTimeout)
 	defer cancel()
 	pool, err := pgxpool.NewWithConfig(octx, cfg)
@@ -128,12 +150,144 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: connecting: %w", err)
 	}
-	s := &Store{pool: pool, timeout: opts.QueryTimeout, resync: opts.ResyncInterval, schema: opts.Schema, log: opts.Logger, metrics: opts.Metrics}
-	if err := s.migrate(ctx); err != nil {
+	s, err := open(ctx, pool, opts)
+	if err != nil {
 		pool.Close()
 		return nil, err
 	}
+	s.ownsPool = true
 	return s, nil
+}
+
+// ConfigurePool sets the search path of cfg's connections to schema, for a
+// pool that OpenPool will use (and that the application may use for its
+// own queries, schema-qualified). pg_catalog is searched in any case.
+func ConfigurePool(cfg *pgxpool.Config, schema string) {
+	if schema == "" {
+		schema = DefaultSchema
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
+}
+
+// OpenPool is Open over a pool the application already has, so that the
+// store and the application share its connections. The pool's connections
+// must search opts.Schema first (see ConfigurePool); OpenPool checks that,
+// creates the schema when missing and migrates it. Close leaves the pool
+// open.
+func OpenPool(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, pool, opts)
+}
+
+func open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
+	s := &Store{pool: pool, timeout: opts.QueryTimeout, resync: opts.ResyncInterval, schema: opts.Schema, log: opts.Logger, metrics: opts.Metrics}
+	if err := s.ensureSchema(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.adoptLegacy(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// ensureSchema creates the store's schema when it is missing, and checks
+// that the pool's connections work in it. It asks for the CREATE privilege
+// only when the schema is missing, so that a role that may not create
+// schemas runs in one made for it by an administrator.
+func (s *Store) ensureSchema(ctx context.Context) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, s.schema).Scan(&exists); err != nil {
+		return fmt.Errorf("pgstore: looking for schema %s: %w", s.schema, err)
+	}
+	if !exists {
+		if _, err := s.pool.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{s.schema}.Sanitize()); err != nil {
+			return fmt.Errorf("pgstore: creating schema %s: %w", s.schema, err)
+		}
+	}
+	var current *string
+	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&current); err != nil {
+		return fmt.Errorf("pgstore: reading the search path: %w", err)
+	}
+	if current == nil || *current != s.schema {
+		return fmt.Errorf("pgstore: the pool's connections do not work in schema %s (see ConfigurePool)", s.schema)
+	}
+	return nil
+}
+
+// ownTables are the tables of the store, in every schema version.
+var ownTables = []string{"users", "sessions", "revocations", "handoffs", "throttle", "devices", "totp", "recovery_codes", "passkeys"}
+
+// adoptLegacy brings a database that an earlier version migrated into the
+// current layout. Earlier versions kept the tables in the connection's
+// default schema (public) or in Options.Schema, and their history in
+// goose's default table, goose_db_version, which an application on goose
+// shares. The tables move into the store's schema, and the store's own
+// history table records the versions already applied; goose_db_version is
+// left as it is, for the application. It runs under a transaction-scoped
+// advisory lock, so that instances starting together adopt once.
+func (s *Store) adoptLegacy(ctx context.Context) error {
+	db := stdlib.OpenDBFromPool(s.pool)
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("pgstore: adopting an earlier schema: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('localauth adopt'))`); err != nil {
+		return fmt.Errorf("pgstore: adopting an earlier schema: %w", err)
+	}
+	exists := func(schema, table string) bool {
+		var ok bool
+		err := tx.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgx.Identifier{schema, table}.Sanitize()).Scan(&ok)
+		return err == nil && ok
+	}
+	if exists(s.schema, versionTable) {
+		return nil // current layout
+	}
+	for _, from := range []string{s.schema, "public"} {
+		if !exists(from, "goose_db_version") || !exists(from, "users") || !exists(from, "sessions") || !exists(from, "revocations") {
+			continue
+		}
+		var version int64
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version_id), 0) FROM `+pgx.Identifier{from, "goose_db_version"}.Sanitize()+` WHERE is_applied`).Scan(&version); err != nil {
+			return fmt.Errorf("pgstore: reading the earlier schema's version: %w", err)
+		}
+		if from != s.schema {
+			for _, t := range ownTables {
+				if exists(from, t) {
+					if _, err := tx.ExecContext(ctx, `ALTER TABLE `+pgx.Identifier{from, t}.Sanitize()+` SET SCHEMA `+pgx.Identifier{s.schema}.Sanitize()); err != nil {
+						return fmt.Errorf("pgstore: moving table %s into schema %s: %w", t, s.schema, err)
+					}
+				}
+			}
+		}
+		history, err := database.NewStore(database.DialectPostgres, versionTable)
+		if err != nil {
+			return err
+		}
+		if err := history.CreateVersionTable(ctx, tx); err != nil {
+			return fmt.Errorf("pgstore: creating %s: %w", versionTable, err)
+		}
+		for v := int64(0); v <= version; v++ {
+			if err := history.Insert(ctx, tx, database.InsertRequest{Version: v}); err != nil {
+				return fmt.Errorf("pgstore: recording version %d: %w", v, err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("pgstore: adopting an earlier schema: %w", err)
+		}
+		s.log.Info("pgstore: adopted the tables of an earlier version", "from_schema", from, "schema", s.schema, "version", version)
+		return nil
+	}
+	return nil
 }
 
 func (s *Store) provider() (*goose.Provider, func() error, error) {
@@ -147,7 +301,7 @@ func (s *Store) provider() (*goose.Provider, func() error, error) {
 	}
 	db := stdlib.OpenDBFromPool(s.pool)
 	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker),
-		goose.WithGoMigrations(pgmigrations.Skeleton))
+		goose.WithTableName(versionTable), goose.WithGoMigrations(pgmigrations.Skeleton))
 	if err != nil {
 		db.Close()
 		return nil, nil, err
@@ -194,9 +348,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.pool.Ping(ctx)
 }
 
-// Close closes the pool.
+// Close closes the pool, unless it was the application's (OpenPool).
 func (s *Store) Close() error {
-	s.pool.Close()
+	if s.ownsPool {
+		s.pool.Close()
+	}
 	return nil
 }
 

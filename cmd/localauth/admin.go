@@ -330,7 +330,7 @@ func (c *migrateCmd) Run(ctx context.Context, args []string) error {
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	st, closeStore, err := openStore(ctx, *db)
+	st, closeStore, err := c.m.openStore(ctx, *db)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,9 @@ type Main struct {
 	// and --quiet: how their audit records are written to standard error.
 	logFormat string
 	quiet     bool
+
+	// schema is --schema: the PostgreSQL schema of the store's tables.
+	schema string
 }
 
 // command is one verb of the CLI.
@@ -124,23 +127,43 @@ var groups = map[string]bool{"user": true, "session": true}
 
 func isHelpFlag(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" }
 
-// leadingGlobals splits off the global flags (--db PATH or --db=PATH) that
-// stand before a command's name.
+// globalFlags are the flags every command takes, which may also stand
+// before the command's name.
+var globalFlags = []string{"db", "schema"}
+
+// leadingGlobals splits off the global flags (--db PATH, --schema NAME, or
+// --db=PATH…) that stand before a command's name.
 func leadingGlobals(args []string) (globals, rest []string) {
 	for len(args) > 0 {
-		switch a := args[0]; {
-		case a == "--db" || a == "-db":
-			if len(args) < 2 {
-				return append(globals, a), nil
-			}
-			globals, args = append(globals, a, args[1]), args[2:]
-		case strings.HasPrefix(a, "--db=") || strings.HasPrefix(a, "-db="):
-			globals, args = append(globals, a), args[1:]
-		default:
+		name, hasValue, ok := globalFlag(args[0])
+		switch {
+		case !ok:
 			return globals, args
+		case hasValue:
+			globals, args = append(globals, args[0]), args[1:]
+		case len(args) < 2:
+			return append(globals, "--"+name), nil // the command's parser reports the missing value
+		default:
+			globals, args = append(globals, args[0], args[1]), args[2:]
 		}
 	}
 	return globals, args
+}
+
+// globalFlag reports whether arg is a global flag, and whether it carries
+// its value ("--db=x").
+func globalFlag(arg string) (name string, hasValue, ok bool) {
+	a := strings.TrimPrefix(strings.TrimPrefix(arg, "-"), "-")
+	if a == arg {
+		return "", false, false
+	}
+	name, _, hasValue = strings.Cut(a, "=")
+	for _, g := range globalFlags {
+		if name == g {
+			return name, hasValue, true
+		}
+	}
+	return "", false, false
 }
 
 // helpRequested is what parse returns for -h or --help: Run prints the
@@ -159,7 +182,8 @@ func (m *Main) printHelp(w io.Writer) {
 
 // dbHelp says where every command finds its database.
 const dbHelp = "Every command takes --db: a SQLite file, or a PostgreSQL URL (postgres://…) or\n" +
-	"connection string (host=… dbname=…). Without --db: $LOCALAUTH_DB, else localauth.db."
+	"connection string (host=… dbname=…). Without --db: $LOCALAUTH_DB, else localauth.db.\n" +
+	"On PostgreSQL the tables live in schema localauth (--schema or $LOCALAUTH_SCHEMA to change it)."
 
 // printCommands lists the commands whose names start with prefix.
 func (m *Main) printCommands(w io.Writer, prefix string) {
@@ -195,6 +219,8 @@ func (m *Main) printCommandHelp(w io.Writer, name string, fs *flag.FlagSet) {
 		switch {
 		case f.Name == "db":
 			fmt.Fprint(w, " (default: $LOCALAUTH_DB, else localauth.db)")
+		case f.Name == "schema":
+			fmt.Fprint(w, " (default: $LOCALAUTH_SCHEMA, else localauth)")
 		case f.DefValue != "" && f.DefValue != "false":
 			fmt.Fprintf(w, " (default %s)", f.DefValue)
 		}
@@ -211,6 +237,7 @@ func (m *Main) flagSet(name string) (*flag.FlagSet, *string) {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	db := fs.String("db", m.envOr("LOCALAUTH_DB", "localauth.db"), "`path` of a SQLite file, or a PostgreSQL URL or connection string")
+	fs.StringVar(&m.schema, "schema", m.envOr("LOCALAUTH_SCHEMA", pgstore.DefaultSchema), "PostgreSQL only: the `schema` of the store's tables, created if missing")
 	if name == "migrate" || groups[strings.Fields(name)[0]] {
 		m.logFormat = "text"
 		fs.Func("log-format", "audit records on standard error as `text` or json (default text)", func(v string) error {
@@ -275,7 +302,7 @@ func (m *Main) openEnv(ctx context.Context, db string, create bool) (*env, error
 	if err := checkDB(db, create); err != nil {
 		return nil, err
 	}
-	st, closeStore, err := openStore(ctx, db)
+	st, closeStore, err := m.openStore(ctx, db)
 	if err != nil {
 		return nil, err
 	}
@@ -295,13 +322,13 @@ func (m *Main) openEnv(ctx context.Context, db string, create bool) (*env, error
 }
 
 // openStore opens the store a --db value names.
-func openStore(ctx context.Context, db string) (localauth.Store, func(), error) {
-	return openStoreMetrics(ctx, db, nil)
+func (m *Main) openStore(ctx context.Context, db string) (localauth.Store, func(), error) {
+	return m.openStoreMetrics(ctx, db, nil)
 }
 
 // openStoreMetrics is openStore with the metrics a PostgreSQL store reports
 // (the revocation delay between instances); m may be nil.
-func openStoreMetrics(ctx context.Context, db string, m localauth.Metrics) (localauth.Store, func(), error) {
+func (m *Main) openStoreMetrics(ctx context.Context, db string, metrics localauth.Metrics) (localauth.Store, func(), error) {
 	if db == "" {
 		return nil, nil, usagef("--db is empty")
 	}
@@ -309,7 +336,7 @@ func openStoreMetrics(ctx context.Context, db string, m localauth.Metrics) (loca
 		if scheme, rest, ok := strings.Cut(db, "://"); ok {
 			db = strings.ToLower(scheme) + "://" + rest // pgx knows only lower-case schemes
 		}
-		st, err := pgstore.Open(ctx, db, pgstore.Options{Metrics: m})
+		st, err := pgstore.Open(ctx, db, pgstore.Options{Metrics: metrics, Schema: m.schema})
 		if err != nil {
 			// The URL may hold a password: name only the kind of database.
 			return nil, nil, fmt.Errorf("opening the PostgreSQL database: %w", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"golang.org/x/crypto/bcrypt"
 	_ "modernc.org/sqlite"
+
+	"github.com/localauth/localauth/pgstore"
 )
 
 // StartChild runs "localauth serve" in a process of its own (this test
@@ -218,7 +221,15 @@ func checkSQLite(t *testing.T, path string) {
 }
 
 func checkPostgres(t *testing.T, dsn string) {
-	db, err := sql.Open("pgx", dsn)
+	// The store's tables are in its own schema.
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", pgstore.DefaultSchema)
+	u.RawQuery = q.Encode()
+	db, err := sql.Open("pgx", u.String())
 	if err != nil {
 		t.Fatal(err)
 	}

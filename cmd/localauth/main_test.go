@@ -309,6 +309,17 @@ func TestCLIOnPostgres(t *testing.T) {
 	if out := c.MustRun("", "migrate"); !strings.Contains(out, "schema at version") {
 		t.Fatalf("migrate: %q", out)
 	}
+	// Another schema is another set of users, in the same database.
+	c.MustRun(pw, "--schema", "tenant_b", "user", "create", "bob", "--password-stdin")
+	if out := c.MustRun("", "user", "list", "--schema", "tenant_b"); !strings.Contains(out, "bob") || strings.Contains(out, "alice") {
+		t.Fatalf("user list --schema tenant_b: %q", out)
+	}
+	if out := c.MustRun("", "user", "list"); strings.Contains(out, "bob") {
+		t.Fatalf("the default schema shows another schema's user: %q", out)
+	}
+	if _, _, err := c.Run("", "user", "list", "--schema", "Tenant-B"); err == nil || !strings.Contains(err.Error(), "lower-case") {
+		t.Fatalf("--schema Tenant-B: %v", err)
+	}
 }
 
 // Help is asked for in every usual way and always exits 0; global flags

@@ -111,7 +111,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		}
 		defer metrics.close()
 	}
-	st, closeStore, err := openStoreMetrics(ctx, *db, metrics.hook())
+	st, closeStore, err := c.m.openStoreMetrics(ctx, *db, metrics.hook())
 	if err != nil {
 		return err
 	}

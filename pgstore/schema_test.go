@@ -1,0 +1,224 @@
+package pgstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/pgstore"
+)
+
+// freshDatabase creates a database of its own (dropped when the test ends)
+// and returns its URL and a connection to it, for tests about what lives
+// in its public schema.
+func freshDatabase(t *testing.T) (string, *pgx.Conn) {
+	t.Helper()
+	dsn := os.Getenv("LOCALAUTH_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("PostgreSQL test: set LOCALAUTH_TEST_POSTGRES to run it")
+	}
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "localauth_schema_" + strings.ToLower(rand.Text()[:8])
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(dsn)
+	u.Path = "/" + name
+	conn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close(context.Background())
+		admin.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
+		admin.Close(context.Background())
+	})
+	return u.String(), conn
+}
+
+func tableIn(t *testing.T, conn *pgx.Conn, schema, table string) bool {
+	t.Helper()
+	var ok bool
+	if err := conn.QueryRow(context.Background(), `SELECT to_regclass($1) IS NOT NULL`, schema+"."+table).Scan(&ok); err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+func service(t *testing.T, st localauth.Store) *localauth.Service {
+	t.Helper()
+	svc, err := localauth.New(st, localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	return svc
+}
+
+// An application with its own users table and its own goose history in
+// public: the store keeps to its schema, and the application's tables and
+// history are untouched.
+func TestOwnSchemaBesideAnApplication(t *testing.T) {
+	dsn, conn := freshDatabase(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		`CREATE TABLE public.users (id serial PRIMARY KEY, email text NOT NULL)`,
+		`INSERT INTO public.users (email) VALUES ('app@example.com')`,
+		`CREATE TABLE public.goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp DEFAULT now())`,
+		`INSERT INTO public.goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), (2, true)`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := pgstore.Open(ctx, dsn, pgstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if cur, latest, err := st.SchemaVersion(ctx); err != nil || cur != latest || cur < 7 {
+		t.Fatalf("schema version %d of %d: %v", cur, latest, err)
+	}
+	svc := service(t, st)
+	if _, err := svc.Register(ctx, "alice", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"users", "sessions", "revocations", "localauth_migrations"} {
+		if !tableIn(t, conn, "localauth", table) {
+			t.Errorf("no localauth.%s", table)
+		}
+	}
+	var email string
+	var versions int
+	conn.QueryRow(ctx, `SELECT email FROM public.users`).Scan(&email)
+	conn.QueryRow(ctx, `SELECT count(*) FROM public.goose_db_version`).Scan(&versions)
+	if email != "app@example.com" || versions != 3 || tableIn(t, conn, "public", "sessions") {
+		t.Fatalf("the application's tables changed: email %q, %d versions", email, versions)
+	}
+}
+
+// A database migrated by an earlier version, with the tables and goose's
+// default history in public, is adopted in place: tables moved, versions
+// carried over, users and sessions intact, the goose table left alone.
+func TestAdoptsAnEarlierLayout(t *testing.T) {
+	dsn, conn := freshDatabase(t)
+	ctx := context.Background()
+	old, err := pgstore.Open(ctx, dsn, pgstore.Options{Schema: "public"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := service(t, old)
+	if _, err := svc.Register(ctx, "alice", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Login(ctx, "alice", "correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Close()
+	old.Close()
+	// What an earlier version left: the same tables under goose's default
+	// history table.
+	if _, err := conn.Exec(ctx, `ALTER TABLE public.localauth_migrations RENAME TO goose_db_version`); err != nil {
+		t.Fatal(err)
+	}
+
+	// Two instances start together on it.
+	type opened struct {
+		st  *pgstore.Store
+		err error
+	}
+	results := make(chan opened, 2)
+	for range 2 {
+		go func() {
+			st, err := pgstore.Open(ctx, dsn, pgstore.Options{})
+			results <- opened{st, err}
+		}()
+	}
+	var stores []*pgstore.Store
+	for range 2 {
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("opening the earlier layout: %v", r.err)
+		}
+		stores = append(stores, r.st)
+		defer r.st.Close()
+	}
+	svc = service(t, stores[0])
+	if _, err := svc.Authenticate(ctx, res.Token); err != nil {
+		t.Fatalf("a session from before the move: %v", err)
+	}
+	if _, err := service(t, stores[1]).Login(ctx, "ALICE", "correct horse battery staple"); err != nil {
+		t.Fatalf("login after the move: %v", err)
+	}
+	if cur, latest, err := stores[1].SchemaVersion(ctx); err != nil || cur != latest {
+		t.Fatalf("schema version %d of %d: %v", cur, latest, err)
+	}
+	for _, table := range []string{"users", "sessions", "revocations", "handoffs", "passkeys"} {
+		if !tableIn(t, conn, "localauth", table) || tableIn(t, conn, "public", table) {
+			t.Errorf("%s was not moved into schema localauth", table)
+		}
+	}
+	if !tableIn(t, conn, "public", "goose_db_version") {
+		t.Error("the goose history in public was removed; it may be the application's")
+	}
+	// A later Open finds the current layout and changes nothing.
+	again, err := pgstore.Open(ctx, dsn, pgstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Close()
+}
+
+// A pool the application made: the store uses it, checks its search path
+// and leaves it open on Close.
+func TestOpenPool(t *testing.T) {
+	dsn, _ := freshDatabase(t)
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if _, err := pgstore.OpenPool(ctx, plain, pgstore.Options{}); err == nil || !strings.Contains(err.Error(), "ConfigurePool") {
+		t.Fatalf("a pool searching public: %v, want a pointer to ConfigurePool", err)
+	}
+
+	pgstore.ConfigurePool(cfg, "")
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	st, err := pgstore.OpenPool(ctx, pool, pgstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := service(t, st).Register(ctx, "bob", "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM localauth.users`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the application's pool after Close: %d users, %v", n, err)
+	}
+	if _, err := pgstore.Open(ctx, dsn, pgstore.Options{Schema: "Bad-Name"}); err == nil {
+		t.Fatal("a schema name that needs quoting was accepted")
+	}
+}
