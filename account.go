@@ -225,7 +225,11 @@ func (s *Service) Reauth(ctx context.Context, token Token, password string) erro
 // never block its owner here). what names the action in the audit trail.
 func (s *Service) checkCurrentPassword(ctx context.Context, sess Session, user User, password, what string) error {
 	sessKey := s.throttle.sessionKey(sess.TokenHash)
-	client := s.throttle.clientKey(ClientIP(ctx))
+	ip, err := s.clientIP(ctx, what)
+	if err != nil {
+		return err
+	}
+	client := s.throttle.clientKey(ip)
 	if err := s.throttle.admit(ctx, sessKey, client); err != nil {
 		s.audit(ctx, slog.LevelWarn, EventThrottled, user.Username, what+"_refused")
 		return err

@@ -23,6 +23,21 @@ func ClientIP(ctx context.Context) string {
 	return ip
 }
 
+// clientIP returns the client address of a call that is throttled per
+// address. A server that passes a context without one (r.Context() where
+// web.Auth.Context(r) was meant) would silently throttle no one by address,
+// so the call is refused with ErrNoClientAddress and logged at error
+// level, unless Config.NoClientAddress says this Service serves no
+// network clients.
+func (s *Service) clientIP(ctx context.Context, method string) (string, error) {
+	ip := ClientIP(ctx)
+	if ip == "" && !s.noClient {
+		s.log.LogAttrs(ctx, slog.LevelError, "localauth: "+method+" called without a client address; pass web.Auth.Context(r) or localauth.WithClientIP (or set Config.NoClientAddress in a program that serves no network clients)")
+		return "", ErrNoClientAddress
+	}
+	return ip, nil
+}
+
 // Audit event names, the "event" attribute of every audit record.
 const (
 	EventLogin          = "login"

@@ -31,11 +31,15 @@ type LoginResult struct {
 // against the client's registration allowance, as Register does: a
 // *RateLimitError while the client is throttled.
 func (s *Service) CheckUsername(ctx context.Context, username string) (string, error) {
+	ip, err := s.clientIP(ctx, "CheckUsername")
+	if err != nil {
+		return "", err
+	}
 	canonical, err := CanonicalUsername(username)
 	if err != nil {
 		return "", err
 	}
-	regKey := s.throttle.registrationKey(ClientIP(ctx))
+	regKey := s.throttle.registrationKey(ip)
 	if err := s.throttle.admit(ctx, regKey); err != nil {
 		s.audit(ctx, slog.LevelWarn, EventThrottled, canonical, "register_refused")
 		return canonical, err
@@ -73,11 +77,15 @@ func (s *Service) usernameFree(ctx context.Context, canonical string) error {
 // to change; ErrUserExists; a *RateLimitError when the client registered too
 // often; a *BusyError; ErrUnavailable.
 func (s *Service) Register(ctx context.Context, username, password string) (User, error) {
+	ip, err := s.clientIP(ctx, "Register")
+	if err != nil {
+		return User{}, err
+	}
 	canonical, err := CanonicalUsername(username)
 	if err != nil {
 		return User{}, err
 	}
-	regKey := s.throttle.registrationKey(ClientIP(ctx))
+	regKey := s.throttle.registrationKey(ip)
 	if err := s.throttle.admit(ctx, regKey); err != nil {
 		s.audit(ctx, slog.LevelWarn, EventThrottled, canonical, "register_refused")
 		return User{}, err
@@ -163,7 +171,10 @@ func (s *Service) Login(ctx context.Context, username, password string, opts ...
 	if len(opts) > 0 {
 		opt = opts[0]
 	}
-	ip := ClientIP(ctx)
+	ip, err := s.clientIP(ctx, "Login")
+	if err != nil {
+		return LoginResult{}, err
+	}
 	client := s.throttle.clientKey(ip)
 	canonical, nameErr := CanonicalUsername(username)
 	who := auditName(canonical, username)
@@ -185,7 +196,7 @@ func (s *Service) Login(ctx context.Context, username, password string, opts ...
 		cred  Credential
 		found bool
 	)
-	user, err := s.store.UserByName(ctx, canonical)
+	user, err = s.store.UserByName(ctx, canonical)
 	if err == nil {
 		cred, err = s.store.Credential(ctx, user.ID)
 	}

@@ -100,6 +100,14 @@ var (
 	// came from one client or against one account.
 	ErrRateLimited = errors.New("localauth: too many attempts")
 
+	// ErrNoClientAddress is returned by the methods that throttle per
+	// client address (Login, Register, CheckUsername, CompleteLogin,
+	// Reauth and the other password checks, passkey logins) when their
+	// context carries no address: web.Auth.Context(r), liveauth and
+	// WithClientIP provide one. A program that serves no network clients
+	// sets Config.NoClientAddress instead.
+	ErrNoClientAddress = errors.New("localauth: no client address in the context")
+
 	// ErrUnavailable is returned when the store cannot be reached or
 	// answered with an internal error. Its text says nothing of the cause;
 	// the cause is wrapped for logging.

@@ -16,7 +16,9 @@ import (
 // Register a user, log in, and check the session token, as a request
 // handler would on every request.
 func Example() {
-	ctx := context.Background()
+	// In a handler, the request's context with its client address:
+	// web.Auth.Context(r). Throttling per address needs it.
+	ctx := localauth.WithClientIP(context.Background(), "203.0.113.7")
 	dir, _ := os.MkdirTemp("", "localauth-example")
 	defer os.RemoveAll(dir)
 
@@ -54,7 +56,9 @@ func Example() {
 
 // A refused registration says why, and which field to correct.
 func ExampleService_Register_policy() {
-	ctx := context.Background()
+	// In a handler, the request's context with its client address:
+	// web.Auth.Context(r). Throttling per address needs it.
+	ctx := localauth.WithClientIP(context.Background(), "203.0.113.7")
 	dir, _ := os.MkdirTemp("", "localauth-example")
 	defer os.RemoveAll(dir)
 	store, _ := sqlitestore.Open(ctx, filepath.Join(dir, "auth.db"), sqlitestore.Options{})
@@ -72,7 +76,9 @@ func ExampleService_Register_policy() {
 
 // Login answers the same for an unknown user and a wrong password.
 func ExampleService_Login() {
-	ctx := context.Background()
+	// In a handler, the request's context with its client address:
+	// web.Auth.Context(r). Throttling per address needs it.
+	ctx := localauth.WithClientIP(context.Background(), "203.0.113.7")
 	dir, _ := os.MkdirTemp("", "localauth-example")
 	defer os.RemoveAll(dir)
 	store, _ := sqlitestore.Open(ctx, filepath.Join(dir, "auth.db"), sqlitestore.Options{})

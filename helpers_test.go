@@ -94,8 +94,12 @@ func MustEnv(tb testing.TB, edit ...func(*localauth.Config)) *Env {
 	cfg := localauth.Config{
 		Hasher:        e.Hasher,
 		AllowWeakCost: true,
-		Now:           e.Clock.Now,
-		Logger:        slog.New(slog.NewJSONHandler(e.Log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// Most tests call the Service directly, as a program without
+		// network clients would; those about per-address throttling set
+		// an address with WithClientIP.
+		NoClientAddress: true,
+		Now:             e.Clock.Now,
+		Logger:          slog.New(slog.NewJSONHandler(e.Log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	for _, f := range edit {
 		f(&cfg)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -199,6 +200,7 @@ func MustService(tb testing.TB, e *Env, cfg localauth.Config) *localauth.Service
 	cfg.AllowWeakCost = true
 	cfg.Now = e.Clock.Now
 	cfg.PurgeInterval = -1
+	cfg.NoClientAddress = true
 	cfg.Logger = discardLogger()
 	s, err := localauth.New(e.Store, cfg)
 	if err != nil {
@@ -348,7 +350,7 @@ func TestCacheFillRacingRevocation(t *testing.T) {
 			t.Error(err)
 		}
 	}}
-	svc, err := localauth.New(hooked, localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, PurgeInterval: -1, Logger: discardLogger()})
+	svc, err := localauth.New(hooked, localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, NoClientAddress: true, PurgeInterval: -1, Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +399,7 @@ func TestStoreFailureIsUnavailable(t *testing.T) {
 	e := MustEnv(t)
 	e.MustRegister(t, "alice", goodPW)
 	r := e.MustLogin(t, "alice", goodPW)
-	svc, err := localauth.New(failingStore{e.Store}, localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, PurgeInterval: -1, Logger: discardLogger()})
+	svc, err := localauth.New(failingStore{e.Store}, localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, NoClientAddress: true, PurgeInterval: -1, Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,5 +482,44 @@ func TestTokenNeverPrints(t *testing.T) {
 	}
 	if v := r.Token.LogValue().String(); strings.Contains(v, string(r.Token)) {
 		t.Fatalf("Token logged as %q", v)
+	}
+}
+
+// A server that forgets the client address (r.Context() where
+// web.Auth.Context(r) was meant) is told at once, loudly, instead of
+// running with per-address throttling silently off.
+func TestCallsWithoutClientAddressRefused(t *testing.T) {
+	e := MustEnv(t)
+	e.MustRegister(t, "alice", goodPW)
+	log := &SyncBuffer{}
+	svc, err := localauth.New(e.Store, localauth.Config{
+		Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, PurgeInterval: -1,
+		Logger: slog.New(slog.NewTextHandler(log, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	if _, err := svc.Login(ctx, "alice", goodPW); !errors.Is(err, localauth.ErrNoClientAddress) {
+		t.Fatalf("Login without an address: %v, want ErrNoClientAddress", err)
+	}
+	if _, err := svc.Register(ctx, "bob", goodPW); !errors.Is(err, localauth.ErrNoClientAddress) {
+		t.Fatalf("Register without an address: %v", err)
+	}
+	if _, err := svc.CheckUsername(ctx, "bob"); !errors.Is(err, localauth.ErrNoClientAddress) {
+		t.Fatalf("CheckUsername without an address: %v", err)
+	}
+	if _, err := e.Store.UserByName(ctx, "bob"); !errors.Is(err, localauth.ErrUserNotFound) {
+		t.Fatalf("a refused Register created the user: %v", err)
+	}
+	if !strings.Contains(log.String(), "level=ERROR") || !strings.Contains(log.String(), "web.Auth.Context(r)") {
+		t.Fatalf("no error logged: %s", log)
+	}
+	if code, _, _ := localauth.Public(localauth.ErrNoClientAddress); code != localauth.CodeInternal {
+		t.Fatalf("public code %s, want internal (a programming error)", code)
+	}
+	// With an address, the same call works.
+	if _, err := svc.Login(localauth.WithClientIP(ctx, "192.0.2.1"), "alice", goodPW); err != nil {
+		t.Fatal(err)
 	}
 }

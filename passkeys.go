@@ -178,7 +178,10 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context) ([]byte, error) {
 	if _, err := s.passkeysReady(); err != nil {
 		return nil, err
 	}
-	ip := ClientIP(ctx)
+	ip, err := s.clientIP(ctx, "BeginPasskeyLogin")
+	if err != nil {
+		return nil, err
+	}
 	if wait := s.throttle.loginWait(ip); wait > 0 {
 		return nil, &RateLimitError{RetryAfter: wait}
 	}
@@ -207,7 +210,10 @@ func (s *Service) PasskeyLogin(ctx context.Context, response []byte, opt LoginOp
 	if _, err := s.passkeysReady(); err != nil {
 		return LoginResult{}, err
 	}
-	ip := ClientIP(ctx)
+	ip, err := s.clientIP(ctx, "PasskeyLogin")
+	if err != nil {
+		return LoginResult{}, err
+	}
 	client := s.throttle.clientKey(ip)
 	if wait := s.throttle.loginWait(ip); wait > 0 {
 		return LoginResult{}, &RateLimitError{RetryAfter: wait}

@@ -134,7 +134,10 @@ func (s *Service) beginSecondStep(ctx context.Context, user User, version int64,
 // ErrAccountDisabled; a *RateLimitError; ErrFactorUnavailable;
 // ErrUnavailable.
 func (s *Service) CompleteLogin(ctx context.Context, token Token, answer SecondFactor) (LoginResult, error) {
-	ip := ClientIP(ctx)
+	ip, err := s.clientIP(ctx, "CompleteLogin")
+	if err != nil {
+		return LoginResult{}, err
+	}
 	client := s.throttle.clientKey(ip)
 	method := answer.method()
 	if !token.wellFormed() || method == "" {

@@ -28,6 +28,14 @@ type Config struct {
 	// PasswordPolicy.
 	Policy PasswordPolicy
 
+	// NoClientAddress declares a Service that serves no network clients,
+	// such as an administrative command: its calls need no client address
+	// and are not throttled per address. Servers leave it false, and then
+	// every call that is throttled per address must carry one
+	// (web.Auth.Context, liveauth, WithClientIP); one without is refused
+	// with ErrNoClientAddress rather than run unthrottled. Default false.
+	NoClientAddress bool
+
 	// SessionLifetime is the absolute life of a session from its login,
 	// when the user did not ask to be kept signed in (its cookie also ends
 	// with the browser). Default 7 days.
@@ -134,6 +142,7 @@ type Config struct {
 type Service struct {
 	store    Store
 	handoffs HandoffStore // nil when the store keeps none
+	noClient bool         // Config.NoClientAddress
 	hasher   Hasher
 	policy   PasswordPolicy
 	lifetime time.Duration
@@ -263,6 +272,7 @@ func New(store Store, cfg Config) (*Service, error) {
 	s := &Service{
 		store:       store,
 		handoffs:    handoffs,
+		noClient:    cfg.NoClientAddress,
 		hasher:      cfg.Hasher,
 		policy:      cfg.Policy,
 		lifetime:    cfg.SessionLifetime,

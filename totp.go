@@ -182,7 +182,11 @@ func (s *Service) ConfirmTOTP(ctx context.Context, token Token, code string) ([]
 	if !ok || f.Confirmed {
 		return nil, ErrFactorNotFound
 	}
-	keys := []throttleKey{s.throttle.sessionKey(sess.TokenHash), s.throttle.clientKey(ClientIP(ctx))}
+	ip, err := s.clientIP(ctx, "ConfirmTOTP")
+	if err != nil {
+		return nil, err
+	}
+	keys := []throttleKey{s.throttle.sessionKey(sess.TokenHash), s.throttle.clientKey(ip)}
 	if err := s.throttle.admit(ctx, keys...); err != nil {
 		s.audit(ctx, slog.LevelWarn, EventThrottled, user.Username, "totp_confirm_refused")
 		return nil, err

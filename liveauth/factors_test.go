@@ -21,7 +21,7 @@ func TestSecondStepOnTheLoginPage(t *testing.T) {
 		c.SecretKey = []byte(rand.Text() + rand.Text())
 		c.TOTP = mfa.TOTP{}
 	})
-	ctx := context.Background()
+	ctx := localauth.WithClientIP(context.Background(), "192.0.2.1") // as the API would pass it
 	res, err := f.svc.Login(ctx, "alice", pw)
 	if err != nil {
 		t.Fatal(err)

@@ -80,7 +80,7 @@ func newFixture(t *testing.T, edit func(*localauth.Config)) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { svc.Close() })
-	if _, err := svc.Register(context.Background(), "alice", pw); err != nil {
+	if _, err := svc.Register(localauth.WithClientIP(context.Background(), "192.0.2.1"), "alice", pw); err != nil {
 		t.Fatal(err)
 	}
 	app := live.New(live.Config{Logger: slog.New(slog.DiscardHandler)})
@@ -169,7 +169,7 @@ func TestLoginRetriesOnceWhenBusy(t *testing.T) {
 	f.gate.close()
 	held := make(chan error, 1)
 	go func() {
-		_, err := f.svc.Login(context.Background(), "alice", pw)
+		_, err := f.svc.Login(localauth.WithClientIP(context.Background(), "192.0.2.1"), "alice", pw)
 		held <- err
 	}()
 	<-f.gate.entered

@@ -113,7 +113,7 @@ func TestTabRechecksOnNextEventAfterOutage(t *testing.T) {
 	if dsn == "" {
 		t.Skip("PostgreSQL test: set LOCALAUTH_TEST_POSTGRES to run it")
 	}
-	ctx := context.Background()
+	ctx := localauth.WithClientIP(context.Background(), "192.0.2.1")
 	admin, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)

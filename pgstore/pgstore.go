@@ -208,7 +208,16 @@ func (s *Store) ensureSchema(ctx context.Context) error {
 		return fmt.Errorf("pgstore: looking for schema %s: %w", s.schema, err)
 	}
 	if !exists {
-		if _, err := s.pool.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{s.schema}.Sanitize()); err != nil {
+		// Under a lock: two instances creating it at once would race
+		// even with IF NOT EXISTS (a unique violation in pg_namespace).
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('localauth schema'))`); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{s.schema}.Sanitize())
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("pgstore: creating schema %s: %w", s.schema, err)
 		}
 	}

@@ -63,7 +63,7 @@ func TestTwoInstances(t *testing.T) {
 	}
 	defer b.Close()
 	newSvc := func(st localauth.Store) *localauth.Service {
-		s, err := localauth.New(st, localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, Logger: slog.New(slog.DiscardHandler)})
+		s, err := localauth.New(st, localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, NoClientAddress: true, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +113,7 @@ func TestThrottleSharedByInstances(t *testing.T) {
 	// The service counts through it: two services throttle together.
 	svcs := make([]*localauth.Service, 2)
 	for i := range svcs {
-		svc, err := localauth.New(s, localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true,
+		svc, err := localauth.New(s, localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, NoClientAddress: true,
 			Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
@@ -171,7 +171,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 	for _, cached := range []bool{true, false} {
 		b.Run(fmt.Sprintf("cached=%v", cached), func(b *testing.B) {
 			s := MustOpen(b)
-			cfg := localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, Logger: slog.New(slog.DiscardHandler)}
+			cfg := localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, NoClientAddress: true, Logger: slog.New(slog.DiscardHandler)}
 			if !cached {
 				cfg.CacheSize = -1
 			}

@@ -20,7 +20,7 @@ import (
 func Example() {
 	dir, _ := os.MkdirTemp("", "example")
 	defer os.RemoveAll(dir)
-	ctx := context.Background()
+	ctx := localauth.WithClientIP(context.Background(), "203.0.113.7") // in a handler: web.Auth.Context(r)
 	st, err := sqlitestore.Open(ctx, filepath.Join(dir, "auth.db"), sqlitestore.Options{})
 	if err != nil {
 		panic(err)

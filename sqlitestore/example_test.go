@@ -14,7 +14,7 @@ import (
 // Open creates the database file (mode 0600) and brings its schema up to
 // date; a Service runs over it.
 func ExampleOpen() {
-	ctx := context.Background()
+	ctx := localauth.WithClientIP(context.Background(), "203.0.113.7") // in a handler: web.Auth.Context(r)
 	dir, _ := os.MkdirTemp("", "sqlitestore-example")
 	defer os.RemoveAll(dir)
 

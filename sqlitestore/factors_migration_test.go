@@ -20,13 +20,13 @@ func TestSecondFactorMigration(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
 	const pw = "correct horse battery staple"
-	cfg := localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true,
+	cfg := localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, NoClientAddress: true,
 		SecretKey: []byte(rand.Text() + rand.Text()), TOTP: mfa.TOTP{}}
 	s, err := sqlitestore.Open(ctx, path, sqlitestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := localauth.New(s, localauth.Config{Hasher: cfg.Hasher, AllowWeakCost: true})
+	svc, err := localauth.New(s, localauth.Config{Hasher: cfg.Hasher, AllowWeakCost: true, NoClientAddress: true})
 	if err != nil {
 		t.Fatal(err)
 	}

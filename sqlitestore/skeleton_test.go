@@ -17,7 +17,7 @@ func TestSkeletonMigrationKeepsCollidingUsers(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
 	const pw = "correct horse battery staple"
-	cfg := localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true}
+	cfg := localauth.Config{Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, NoClientAddress: true}
 
 	s, err := sqlitestore.Open(ctx, path, sqlitestore.Options{})
 	if err != nil {

@@ -74,13 +74,6 @@ type Store struct {
 	now   func() time.Time
 }
 
-var (
-	_ localauth.Store                 = (*Store)(nil)
-	_ localauth.RevocationWatcher     = (*Store)(nil)
-	_ localauth.DeviceStore           = (*Store)(nil)
-	_ localauth.ThrottleStoreProvider = (*Store)(nil)
-)
-
 // Open opens (creating if needed) the database file at path and migrates it
 // to the current schema. A new file, and a missing directory made for it
 // (only one level), are private to the owner (0600 and 0700).

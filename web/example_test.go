@@ -19,7 +19,7 @@ import (
 // A login form, a guarded page and the JSON API under one mux. A browser
 // that asks for the page is sent to the form, and back after logging in.
 func Example() {
-	ctx := context.Background()
+	ctx := localauth.WithClientIP(context.Background(), "203.0.113.7") // a handler passes wa.Context(r)
 	dir, _ := os.MkdirTemp("", "web-example")
 	defer os.RemoveAll(dir)
 	store, err := sqlitestore.Open(ctx, filepath.Join(dir, "auth.db"), sqlitestore.Options{})

@@ -53,7 +53,7 @@ func TestLoginForm(t *testing.T) {
 	e := newEnv(t, false)
 	srv := formServer(t, e)
 	c := e.client(t)
-	if _, err := e.svc.Register(t.Context(), "alice", pw); err != nil {
+	if _, err := e.svc.Register(localauth.WithClientIP(t.Context(), "192.0.2.1"), "alice", pw); err != nil {
 		t.Fatal(err)
 	}
 
@@ -130,7 +130,7 @@ func TestLoginFormThrottled(t *testing.T) {
 	e := newEnv(t, false)
 	srv := formServer(t, e)
 	c := e.client(t)
-	if _, err := e.svc.Register(t.Context(), "bob", pw); err != nil {
+	if _, err := e.svc.Register(localauth.WithClientIP(t.Context(), "192.0.2.1"), "bob", pw); err != nil {
 		t.Fatal(err)
 	}
 	var r reply
@@ -179,7 +179,7 @@ func TestLoginFormSecondStep(t *testing.T) {
 	clk := &clock{now: time.Now()}
 	e := newEnvWith(t, false, localauth.Config{Now: clk.Now, SecretKey: []byte(rand.Text() + rand.Text()), TOTP: mfa.TOTP{}})
 	srv := formServer(t, e)
-	ctx := t.Context()
+	ctx := localauth.WithClientIP(t.Context(), "192.0.2.1")
 	if _, err := e.svc.Register(ctx, "carol", pw); err != nil {
 		t.Fatal(err)
 	}

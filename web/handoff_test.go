@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/localauth/localauth"
 	"github.com/localauth/localauth/web"
 )
 
@@ -16,7 +17,7 @@ import (
 func TestHandoffBoundToBrowser(t *testing.T) {
 	e := newEnv(t, false)
 	e.post(t, e.client(t), "/api/auth/register", creds("gina", pw))
-	res, err := e.svc.Login(context.Background(), "gina", pw)
+	res, err := e.svc.Login(localauth.WithClientIP(context.Background(), "192.0.2.1"), "gina", pw)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -381,7 +381,7 @@ func TestSessionExchange(t *testing.T) {
 	e := newEnv(t, false)
 	c := e.client(t)
 	e.post(t, c, "/api/auth/register", creds("frank", pw))
-	res, err := e.svc.Login(context.Background(), "frank", pw)
+	res, err := e.svc.Login(localauth.WithClientIP(context.Background(), "192.0.2.1"), "frank", pw)
 	if err != nil {
 		t.Fatal(err)
 	}

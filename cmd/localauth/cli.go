@@ -313,6 +313,7 @@ func (m *Main) openEnv(ctx context.Context, db string, create bool) (*env, error
 		return nil, err
 	}
 	cfg.PurgeInterval = -1
+	cfg.NoClientAddress = true // an administrator at a terminal, not a network client
 	svc, err := localauth.New(st, cfg)
 	if err != nil {
 		closeStore()

@@ -95,7 +95,7 @@ func TestSoak(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ctx := context.Background()
+	ctx := localauth.WithClientIP(context.Background(), "192.0.2.1")
 	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "soak.db"), sqlitestore.Options{})
 	if err != nil {
 		t.Fatal(err)

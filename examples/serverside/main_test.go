@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/localauth/localauth"
 )
 
 // The example runs as written: a browser is sent to the login form, logs
@@ -19,7 +21,7 @@ func TestExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if _, err := a.Service.Register(t.Context(), "alice", "correct horse battery staple"); err != nil {
+	if _, err := a.Service.Register(localauth.WithClientIP(t.Context(), "192.0.2.1"), "alice", "correct horse battery staple"); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a.Handler)
