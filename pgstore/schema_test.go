@@ -2,10 +2,7 @@ package pgstore_test
 
 import (
 	"context"
-	"crypto/rand"
 	"log/slog"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 
@@ -13,38 +10,20 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/internal/testkit"
 	"github.com/localauth/localauth/pgstore"
 )
 
-// freshDatabase creates a database of its own (dropped when the test ends)
-// and returns its URL and a connection to it, for tests about what lives
-// in its public schema.
+// freshDatabase returns the URL of a database of its own and a connection
+// to it, for tests about what lives in its public schema.
 func freshDatabase(t *testing.T) (string, *pgx.Conn) {
 	t.Helper()
-	dsn := os.Getenv("LOCALAUTH_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("PostgreSQL test: set LOCALAUTH_TEST_POSTGRES to run it")
-	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, dsn)
+	u := testkit.FreshDatabase(t)
+	conn, err := pgx.Connect(context.Background(), u.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := "localauth_schema_" + strings.ToLower(rand.Text()[:8])
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(dsn)
-	u.Path = "/" + name
-	conn, err := pgx.Connect(ctx, u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close(context.Background())
-		admin.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
-		admin.Close(context.Background())
-	})
+	t.Cleanup(func() { conn.Close(context.Background()) })
 	return u.String(), conn
 }
 

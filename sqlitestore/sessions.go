@@ -216,3 +216,36 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now, idleBefore time.
 	})
 	return int(n), err
 }
+
+// ImportSessions inserts complete sessions (token hash, user, times,
+// PublicID…) in one transaction: all of them or, on any error, none. It is
+// for bringing sessions over from another system and for seeding a large
+// database quickly (the benchmark's million sessions), where one
+// transaction per session would take hours. Unlike CreateSession it does
+// not check credential versions: imported sessions are taken as valid.
+// Each user must exist (else ErrUserNotFound) and each PublicID be new.
+func (s *Store) ImportSessions(ctx context.Context, sessions []localauth.Session) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx,
+		`INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, public_id, ip, user_agent, remember, reauth_at)
+		 SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ? FROM users WHERE id = ?`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, sess := range sessions {
+		res, err := stmt.ExecContext(ctx, sess.TokenHash[:], ms(sess.CreatedAt), ms(sess.ExpiresAt), ms(sess.LastSeenAt),
+			sess.PublicID, sess.IP, sess.UserAgent, sess.Remember, ms(sess.ReauthAt), sess.UserID)
+		if err != nil {
+			return err
+		}
+		if err := oneRow(res, localauth.ErrUserNotFound); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}

@@ -423,3 +423,11 @@ func (c *helpCmd) Run(ctx context.Context, args []string) error {
 	}
 	return err
 }
+
+// dash stands for an empty cell of a table.
+func dash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}

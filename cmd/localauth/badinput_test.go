@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/localauth/localauth/internal/loopback"
 )
 
 // hostile are the username/password inputs every pathway must refuse with a
@@ -127,7 +129,7 @@ func TestBadInputEveryPathway(t *testing.T) {
 	if r := api(t, "POST", srv.URL+"/api/auth/login", `{"username":"alice","password":"`+alicePW+`"}`); r.status != http.StatusTooManyRequests {
 		t.Errorf("the hostile client is not throttled: %d", r.status)
 	}
-	if st := post(oneShotClient(1), srv.URL+"/api/auth/login", `{"username":"alice","password":"`+alicePW+`"}`, ""); st != 200 {
+	if st := post(loopback.OneShotClient(1), srv.URL+"/api/auth/login", `{"username":"alice","password":"`+alicePW+`"}`, ""); st != 200 {
 		t.Fatalf("after the hostile inputs, alice's login from another address: %d", st)
 	}
 }

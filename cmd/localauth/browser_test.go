@@ -200,7 +200,7 @@ func registrationValidation(t *testing.T, mode string, srv *Server) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			tab.tb = t
+			tab.TB = t
 			tab.Run(chromedp.Evaluate(`document.querySelectorAll(".callout.error").forEach(e => e.textContent = "")`, nil))
 			tab.Fill("username", c.user, "password", c.pw, "confirm_password", c.confirm)
 			tab.Submit("confirm_password")
@@ -216,7 +216,7 @@ func registrationValidation(t *testing.T, mode string, srv *Server) {
 			}
 		})
 	}
-	tab.tb = t
+	tab.TB = t
 	tab.Screenshot(shot(mode, "register-error"))
 	tab.Accessible("register-error" + " page")
 	if out := srv.CLI(t).MustRun("", "user", "list"); strings.Contains(out, "dave") {

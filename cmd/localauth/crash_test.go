@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,23 +20,16 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	_ "modernc.org/sqlite"
 
+	"github.com/localauth/localauth/internal/loopback"
+	"github.com/localauth/localauth/internal/testkit"
 	"github.com/localauth/localauth/pgstore"
 )
 
-// StartChild runs "localauth serve" in a process of its own (this test
-// binary standing in for the localauth binary), so that it can be killed.
-func StartChild(tb testing.TB, db string, args ...string) *benchServer {
+// StartChild runs "localauth serve" in a process of its own, so that it
+// can be killed.
+func StartChild(tb testing.TB, db string, args ...string) *testkit.Process {
 	tb.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s, err := startChild(context.Background(), exe, db, 10, args...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { s.cmd.Process.Kill(); s.cmd.Wait() })
-	return s
+	return testkit.Serve(tb, db, args...)
 }
 
 // RL4: kill -9 during loops of registration, login and password change;
@@ -74,7 +66,7 @@ func crashLoops(t *testing.T, db string, check func()) {
 			wg.Go(func() {
 				// Many source addresses, as many clients: the registration
 				// throttle (per address) stays out of the way.
-				client := oneShotClient(4)
+				client := loopback.OneShotClient(4)
 				for i := 0; ; i++ {
 					select {
 					case <-stop:
@@ -86,14 +78,14 @@ func crashLoops(t *testing.T, db string, check func()) {
 					name := fmt.Sprintf("u%d-%d-%d", round, w, seq)
 					mu.Unlock()
 					pw := "first passphrase " + name
-					st := post(client, srv.url+"/api/auth/register", fmt.Sprintf(`{"username":%q,"password":%q}`, name, pw), "")
+					st := post(client, srv.URL+"/api/auth/register", fmt.Sprintf(`{"username":%q,"password":%q}`, name, pw), "")
 					if st != http.StatusCreated {
 						continue
 					}
 					mu.Lock()
 					acked[name] = pw
 					mu.Unlock()
-					tok := token(client, srv.url, name, pw)
+					tok := token(client, srv.URL, name, pw)
 					if tok == "" {
 						continue
 					}
@@ -101,7 +93,7 @@ func crashLoops(t *testing.T, db string, check func()) {
 					mu.Lock()
 					pending[name] = next
 					mu.Unlock()
-					if post(client, srv.url+"/api/auth/password", fmt.Sprintf(`{"current_password":%q,"new_password":%q}`, pw, next), tok) == http.StatusNoContent {
+					if post(client, srv.URL+"/api/auth/password", fmt.Sprintf(`{"current_password":%q,"new_password":%q}`, pw, next), tok) == http.StatusNoContent {
 						mu.Lock()
 						acked[name] = next
 						delete(pending, name)
@@ -125,8 +117,8 @@ func crashLoops(t *testing.T, db string, check func()) {
 			}
 		}
 		time.Sleep(time.Duration(rand.IntN(400)) * time.Millisecond)
-		srv.cmd.Process.Signal(syscall.SIGKILL)
-		srv.cmd.Wait()
+		srv.Cmd.Process.Signal(syscall.SIGKILL)
+		srv.Cmd.Wait()
 		close(stop)
 		wg.Wait()
 		check()
@@ -142,10 +134,10 @@ func crashLoops(t *testing.T, db string, check func()) {
 		t.Fatalf("only %d registrations were acknowledged; the loops did not run", len(acked))
 	}
 	for name, pw := range acked {
-		if token(client, srv.url, name, pw) != "" {
+		if token(client, srv.URL, name, pw) != "" {
 			continue
 		}
-		if p, ok := pending[name]; ok && token(client, srv.url, name, p) != "" {
+		if p, ok := pending[name]; ok && token(client, srv.URL, name, p) != "" {
 			continue
 		}
 		t.Errorf("acknowledged user %s cannot log in with its acknowledged password", name)
@@ -244,7 +236,7 @@ func TestSIGTERMClosesLiveConnections(t *testing.T) {
 	var conns []*websocket.Conn
 	for range 5 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.url, "http")+"/_live", &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {srv.url}}})
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/_live", &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {srv.URL}}})
 		cancel()
 		if err != nil {
 			t.Fatal(err)
@@ -253,7 +245,7 @@ func TestSIGTERMClosesLiveConnections(t *testing.T) {
 		c.Read(context.Background())
 		conns = append(conns, c)
 	}
-	srv.cmd.Process.Signal(syscall.SIGTERM)
+	srv.Cmd.Process.Signal(syscall.SIGTERM)
 	for _, c := range conns {
 		_, _, err := c.Read(context.Background())
 		if code := websocket.CloseStatus(err); code != websocket.StatusGoingAway {
@@ -261,7 +253,7 @@ func TestSIGTERMClosesLiveConnections(t *testing.T) {
 		}
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.cmd.Wait() }()
+	go func() { done <- srv.Cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {

@@ -27,13 +27,13 @@ func totpCode(t *testing.T, secret string, shift time.Duration) string {
 
 // signedIn waits until the page shows a signed-in user.
 func signedIn(tab *Tab) {
-	tab.tb.Helper()
+	tab.TB.Helper()
 	tab.WaitJS(`!document.getElementById("account-link").hidden`, "signed in")
 }
 
 // logOut clicks the top bar's Log out and waits for the anonymous page.
 func logOut(tab *Tab) {
-	tab.tb.Helper()
+	tab.TB.Helper()
 	tab.Click("#topbar-logout")
 	tab.WaitJS(`document.getElementById("account-link").hidden && !localStorage.getItem("_auth_token") && !sessionStorage.getItem("_auth_token")`, "signed out")
 }
@@ -170,7 +170,7 @@ func virtualAuthenticator(t *testing.T, tab *Tab) {
 // openFocused opens u in the tab brought to the front: WebAuthn answers
 // only a page that has the focus, which a headless tab gets only so.
 func openFocused(tab *Tab, u string) {
-	tab.tb.Helper()
+	tab.TB.Helper()
 	tab.Open(u)
 	tab.Run(page.BringToFront())
 	tab.WaitJS(`document.hasFocus()`, "the page's focus")

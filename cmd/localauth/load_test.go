@@ -19,6 +19,7 @@ import (
 
 	"github.com/localauth/localauth"
 	"github.com/localauth/localauth/internal/demo"
+	"github.com/localauth/localauth/internal/loopback"
 	"github.com/localauth/localauth/live"
 	"github.com/localauth/localauth/liveauth"
 	"github.com/localauth/localauth/sqlitestore"
@@ -35,8 +36,8 @@ func TestOverloadShedsAndRecovers(t *testing.T) {
 		t.Skip("overload test: skipped in -short mode")
 	}
 	srv := StartChild(t, filepath.Join(t.TempDir(), "overload.db"), "--hash-queue-wait", "100ms", "--logins-per-minute", "1000000")
-	srvURL := srv.url
-	c := oneShotClient(64)
+	srvURL := srv.URL
+	c := loopback.OneShotClient(64)
 	if st := post(c, srvURL+"/api/auth/register", `{"username":"alice","password":"`+alicePW+`"}`, ""); st != 201 {
 		t.Fatalf("register: %d", st)
 	}
@@ -136,7 +137,7 @@ func TestSoak(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var logins, failures, tabs atomic.Int64
-	c := oneShotClient(16)
+	c := loopback.OneShotClient(16)
 	wg.Go(func() { // logins whose sessions expire after a second
 		for {
 			select {

@@ -13,7 +13,15 @@ import (
 	"testing"
 
 	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/internal/testkit"
 )
+
+// TestMain removes the binary the child-process tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testkit.RemoveBuilds()
+	os.Exit(code)
+}
 
 // CLI runs the command line in process against one database file.
 type CLI struct {

@@ -14,11 +14,11 @@ import (
 // waitLong waits up to d for a JavaScript condition: database outages and
 // recoveries take longer than a page update on a loaded machine.
 func waitLong(t *Tab, cond, what string, d time.Duration) {
-	t.tb.Helper()
+	t.TB.Helper()
 	deadline := time.Now().Add(d)
 	for !Eval[bool](t, "!!("+cond+")") {
 		if time.Now().After(deadline) {
-			t.tb.Fatalf("waited %v for %s; at %s, page text: %q", d, what, t.Path(), Eval[string](t, "document.body.innerText"))
+			t.TB.Fatalf("waited %v for %s; at %s, page text: %q", d, what, t.Path(), Eval[string](t, "document.body.innerText"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -1,47 +1,22 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/localauth/localauth/internal/faultproxy"
+	"github.com/localauth/localauth/internal/testkit"
 )
 
 // NeedPostgres returns the URL of a fresh database on the server named by
 // LOCALAUTH_TEST_POSTGRES, dropped after the test, or skips.
-func NeedPostgres(tb testing.TB) *url.URL {
-	tb.Helper()
-	dsn := os.Getenv("LOCALAUTH_TEST_POSTGRES")
-	if dsn == "" {
-		tb.Skip("PostgreSQL test: set LOCALAUTH_TEST_POSTGRES to run it")
-	}
-	admin, err := pgx.Connect(context.Background(), dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	name := "localauth_e2e_" + strings.ToLower(rand.Text()[:8])
-	if _, err := admin.Exec(context.Background(), "CREATE DATABASE "+name); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		admin.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
-		admin.Close(context.Background())
-	})
-	u, _ := url.Parse(dsn)
-	u.Path = "/" + name
-	return u
-}
+func NeedPostgres(tb testing.TB) *url.URL { return testkit.FreshDatabase(tb) }
 
 type apiReply struct {
 	status int

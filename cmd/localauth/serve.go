@@ -3,35 +3,21 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
-	"expvar"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"net/netip"
 	neturl "net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/localauth/localauth"
-	"github.com/localauth/localauth/internal/demo"
-	"github.com/localauth/localauth/live"
+	"github.com/localauth/localauth/internal/server"
 	"github.com/localauth/localauth/liveauth"
 	"github.com/localauth/localauth/mfa"
-	"github.com/localauth/localauth/web"
 )
 
 // serveCmd is "serve": the demo app on the live runtime.
 type serveCmd struct{ m *Main }
-
-// shutdownGrace is how long SIGTERM waits for requests and live connections
-// to finish.
-const shutdownGrace = 10 * time.Second
 
 func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	fs, db := c.m.flagSet("serve")
@@ -39,7 +25,6 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	certFile := fs.String("tls-cert", c.m.Getenv("LOCALAUTH_TLS_CERT"), "TLS certificate file (PEM)")
 	keyFile := fs.String("tls-key", c.m.Getenv("LOCALAUTH_TLS_KEY"), "TLS key file (PEM)")
 	storage := fs.String("token-storage", c.m.envOr("LOCALAUTH_TOKEN_STORAGE", liveauth.TokenLocalStorage), "where browsers keep the session token: localstorage or cookie")
-	baseline := fs.Bool("bench-baseline", false, "also serve GET /_bench/me, a bare handler for the bench command's baseline")
 	metricsAddr := fs.String("metrics-addr", c.m.Getenv("LOCALAUTH_METRICS_ADDR"), "serve Prometheus metrics at /metrics on this address, a listener of its own (a host left out means 127.0.0.1); default off")
 	proxies := fs.String("trusted-proxies", c.m.Getenv("LOCALAUTH_TRUSTED_PROXIES"), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed")
 	maxLive := fs.String("max-live-conns", c.m.Getenv("LOCALAUTH_MAX_LIVE_CONNS"), "most open live connections (websockets) in all; past it new ones get 503 (default: three quarters of the open-file limit, less 64)")
@@ -104,14 +89,14 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	}
 
 	log := c.m.serverLogger()
-	var metrics *serveMetrics
+	var metrics *server.Metrics
 	if *metricsAddr != "" {
-		if metrics, err = newServeMetrics(*metricsAddr); err != nil {
-			return err
+		if metrics, err = server.NewMetrics(*metricsAddr, version()); err != nil {
+			return usagef("serve: --metrics-addr: %v", err)
 		}
-		defer metrics.close()
+		defer metrics.Close()
 	}
-	st, closeStore, err := c.m.openStoreMetrics(ctx, *db, metrics.hook())
+	st, closeStore, err := c.m.openStoreMetrics(ctx, *db, metrics.Hook())
 	if err != nil {
 		return err
 	}
@@ -122,7 +107,6 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Logger = log
-	cfg.Metrics = metrics.hook()
 	cfg.HashQueueWait = *queueWait
 	cfg.ReauthWindow = *reauthWindow
 	cfg.Throttle.ClientLoginsPerMinute = *loginRate
@@ -140,84 +124,22 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	} else {
 		fmt.Fprintln(c.m.Stderr, "localauth: passkeys are off: give --rp-id and --rp-origin to offer them (they default only on a localhost --addr)")
 	}
-	svc, err := localauth.New(st, cfg)
-	if err != nil {
-		return err
-	}
-	defer svc.Close()
-
-	wa, err := web.New(web.Config{Service: svc, TrustedProxies: trusted, Logger: log})
-	if err != nil {
-		return err
-	}
-	app, _ := demo.New(svc, live.Config{Logger: log, ClientIP: wa.ClientIP, Secure: wa.Secure, MaxConns: maxConns}, liveauth.Options{
-		Logger:            log,
-		TokenStorage:      *storage,
-		TokenFromRequest:  wa.Token,
-		HandoffBinding:    wa.HandoffBinding,
-		DeviceFromRequest: wa.DeviceToken,
+	srv, err := server.New(server.Config{
+		Store: st, Service: cfg, TokenStorage: *storage, TrustedProxies: trusted,
+		MaxLiveConns: maxConns, Metrics: metrics, Logger: log,
 	})
-	if metrics != nil {
-		if err := metrics.prom.LiveTabs(app.Conns); err != nil {
-			return err
-		}
+	if err != nil {
+		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle(web.APIPrefix, wa.API())
-	if p, ok := st.(localauth.Pinger); ok {
-		health := web.Health(p.Ping)
-		mux.Handle("/healthz", health)
-		mux.Handle("/readyz", health)
-	}
-	// Pages give every browser a device token, which a live login then
-	// makes trusted for the account.
-	var pages http.Handler = wa.DeviceCookie(app)
-	if *storage == liveauth.TokenCookie {
-		// Pages give the browser the secret that binds the one-time
-		// login codes to it.
-		pages = wa.BindHandoffs(pages)
-		// With the token in a cookie the server can guard pages itself,
-		// before any of them is sent.
-		mux.Handle("/protected", wa.RequireLogin(pages))
-		mux.Handle(liveauth.AccountRoute, wa.RequireLogin(pages))
-		mux.Handle(liveauth.LoginRoute, wa.RedirectIfAuthenticated(pages))
-	}
-	mux.Handle("/", pages)
-	api := wa.API()
-	handler := web.SecurityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The API answers most requests of a busy site and routes by its
-		// own exact names, so it skips the ServeMux's pattern matching.
-		if strings.HasPrefix(r.URL.Path, web.APIPrefix) {
-			api.ServeHTTP(w, r)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	}))
+	defer srv.Close()
 
-	srv := &http.Server{
-		Handler:           handler,
-		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
 	url := scheme + "://" + displayAddr(ln.Addr(), *addr)
-	if *baseline {
-		stop, err := serveBenchBaseline(c.m.Stdout, srv)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
 	if metrics != nil {
-		go metrics.srv.Serve(metrics.ln)
-		fmt.Fprintf(c.m.Stdout, "localauth: metrics on http://%s/metrics\n", metrics.ln.Addr())
+		go metrics.Serve()
+		fmt.Fprintf(c.m.Stdout, "localauth: metrics on http://%s/metrics\n", metrics.Addr())
 	}
 	fmt.Fprintf(c.m.Stdout, "localauth: serving the demo on %s (database %s, tokens in %s)\n", url, redactDSN(*db), *storage)
-	if !useTLS && !loopback(*addr) {
+	if !useTLS && !isLoopback(*addr) {
 		fmt.Fprintln(c.m.Stderr, "WARNING: listening on a non-loopback address without TLS. Passwords and session\n"+
 			"WARNING: tokens would cross the network in the clear. Use --tls-cert and --tls-key,\n"+
 			"WARNING: or put a TLS-terminating proxy in front and listen on loopback only.")
@@ -226,47 +148,9 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	if c.m.ready != nil {
 		c.m.ready(url)
 	}
-
-	if dbg := c.m.Getenv("LOCALAUTH_PPROF"); dbg != "" {
-		// Profiling, for the benchmark work: never on a public address.
-		if !loopback(dbg) {
-			return usagef("LOCALAUTH_PPROF must be a loopback address, not %q", dbg)
-		}
-		pm := http.NewServeMux()
-		pm.HandleFunc("/debug/pprof/", pprof.Index)
-		pm.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		pm.Handle("/debug/vars", expvar.Handler())
-		go http.ListenAndServe(dbg, pm)
-		log.Info("profiling", "addr", dbg)
-	}
-
-	errc := make(chan error, 1)
-	go func() {
-		if useTLS {
-			errc <- srv.ServeTLS(ln, "", "")
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	// SIGTERM: stop accepting, let requests finish, and close every live
-	// connection with 1001 so that pages reconnect once the server is back.
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	var wg sync.WaitGroup
-	var srvErr, appErr error
-	wg.Go(func() { srvErr = srv.Shutdown(sctx) })
-	wg.Go(func() { appErr = app.Shutdown(sctx) })
-	wg.Wait()
-	if err := errors.Join(srvErr, appErr); err != nil {
-		return fmt.Errorf("shutting down: %w", err)
-	}
-	return nil
+	// Until SIGTERM; then requests finish and live pages are told to
+	// reconnect (status 1001).
+	return srv.Serve(ctx, ln, tlsConfig)
 }
 
 // displayAddr is the address to print: the bound port (for ":0"), with the
@@ -280,8 +164,8 @@ func displayAddr(bound net.Addr, asked string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// loopback reports whether addr listens on loopback only.
-func loopback(addr string) bool {
+// isLoopback reports whether addr listens on loopback only.
+func isLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return false
@@ -330,56 +214,6 @@ func redactDSN(db string) string {
 	}
 	return u.String()
 }
-
-// serveBenchBaseline serves the bench command's baseline on a listener of
-// its own on 127.0.0.1: a plain net/http handler, with no middleware and no
-// routing, that writes the bytes GET /api/auth/me writes (the same headers,
-// a body of the same length), without authenticating. Its server has the
-// timeouts and limits of like (the demo's), so that only the handler
-// differs. It prints its address before the demo's, for the bench to read.
-func serveBenchBaseline(out io.Writer, like *http.Server) (stop func(), err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	body := []byte(`{"user":{"id":1,"username":"bench","display_name":"bench","created_at":"2026-01-01T00:00:00.123Z"}}` + "\n")
-	// The headers are those SecurityHeaders and the API set, captured once
-	// and assigned in order, as cheaply as a handler can.
-	type kv struct {
-		k string
-		v []string
-	}
-	var hdr []kv
-	web.SecurityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for k, v := range w.Header() {
-			hdr = append(hdr, kv{k, v})
-		}
-	})).ServeHTTP(headerSink{http.Header{}}, &http.Request{Method: "GET", URL: &neturl.URL{Path: "/"}})
-	hdr = append(hdr, kv{"Content-Type", []string{"application/json; charset=utf-8"}})
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		for _, e := range hdr {
-			h[e.k] = e.v
-		}
-		w.Write(body)
-	}),
-		ReadHeaderTimeout: like.ReadHeaderTimeout,
-		ReadTimeout:       like.ReadTimeout,
-		WriteTimeout:      like.WriteTimeout,
-		IdleTimeout:       like.IdleTimeout,
-		MaxHeaderBytes:    like.MaxHeaderBytes,
-	}
-	go srv.Serve(ln)
-	fmt.Fprintf(out, "localauth: bench baseline on http://%s\n", ln.Addr())
-	return func() { srv.Close() }, nil
-}
-
-// headerSink is a ResponseWriter that keeps only headers.
-type headerSink struct{ h http.Header }
-
-func (s headerSink) Header() http.Header       { return s.h }
-func (headerSink) Write(b []byte) (int, error) { return len(b), nil }
-func (headerSink) WriteHeader(int)             {}
 
 // splitList splits a comma-separated list, dropping empty items.
 func splitList(s string) []string {

@@ -1,15 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"strings"
 	"testing"
 )
 
-// TestMain lets the test binary stand in for the localauth binary when the
-// bench command starts a server as a child process.
+// TestMain lets the test binary be the server under test when the bench
+// starts one as a child process, as the bench binary itself is.
 func TestMain(m *testing.M) {
-	if os.Getenv("LOCALAUTH_AS_CLI") == "1" {
+	if os.Getenv(childEnv) == "1" {
 		main()
 		os.Exit(0)
 	}
@@ -22,9 +24,13 @@ func TestBenchCommandRunsEveryRow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("bench: skipped in -short mode")
 	}
-	c := NewCLI(t)
-	out := c.MustRun("", "bench", "--duration", "300ms", "--cost", "10", "--tabs", "100", "--sessions", "2000", "--flood", "3000",
-		"--postgres", os.Getenv("LOCALAUTH_TEST_POSTGRES"), "--mass-users", "4", "--mass-tabs", "5")
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"--duration", "300ms", "--cost", "10", "--tabs", "100", "--sessions", "2000", "--flood", "3000",
+		"--postgres", os.Getenv("LOCALAUTH_TEST_POSTGRES"), "--mass-users", "4", "--mass-tabs", "5"}, &stdout, &stderr, os.Getenv)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
 	for _, row := range []string{
 		"Authenticate p50, 2000 sessions stored", "process RSS, idle", "GET /api/auth/me, cookie mode, 50 conns", "GET /api/auth/me, metrics on", "process RSS under the me load",
 		"logins/s, cost 10", "registrations/s, cost 10", "burst: 50 users from 50 addresses at once",

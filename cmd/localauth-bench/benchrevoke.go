@@ -3,15 +3,13 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -20,14 +18,17 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/pgstore"
 )
 
 // massRevocation is the mass-revocation row: --mass-servers instances of
 // serve (processes of their own) on one fresh PostgreSQL database, users
 // each signed in with one token held by --mass-tabs live tabs spread over the
-// instances; then every user is disabled at once, by one admin command
-// process per user. Each tab's delay runs from its user's command returning
-// to the tab being pushed to the anonymous state.
+// instances; then every user is disabled at once, by concurrent calls of an
+// administrative Service. Each tab's delay runs from its user's call
+// returning to the tab being pushed to the anonymous state.
 func (b *bench) massRevocation(ctx context.Context) error {
 	if b.postgres == "" {
 		b.add(benchRow{name: "mass revocation across instances", measured: "not run", goal: "p99 ≤ 1s",
@@ -39,12 +40,6 @@ func (b *bench) massRevocation(ctx context.Context) error {
 		return err
 	}
 	defer drop()
-	// Instances share the key that seals second-factor secrets.
-	key := make([]byte, 32)
-	rand.Read(key)
-	os.Setenv("LOCALAUTH_SECRET_KEY", base64.StdEncoding.EncodeToString(key))
-	defer os.Unsetenv("LOCALAUTH_SECRET_KEY")
-
 	var servers []*benchServer
 	defer func() {
 		for _, s := range servers {
@@ -129,17 +124,35 @@ func (b *bench) massRevocation(ctx context.Context) error {
 		return fmt.Errorf("bench: opening the tabs: %w", err)
 	}
 
-	// Disable everyone at once: one admin command process per user.
+	// Disable everyone at once, as concurrent administrators would: one
+	// call per user on an administrative Service of its own, with its own
+	// connections, as the localauth command opens.
+	admin, err := pgstore.Open(ctx, dsn, pgstore.Options{MaxConns: 16, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	adminSvc, err := localauth.New(admin, localauth.Config{NoClientAddress: true, PurgeInterval: -1, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	defer adminSvc.Close()
+	ids := make([]int64, users)
+	for i, name := range names {
+		u, err := adminSvc.UserByName(ctx, name)
+		if err != nil {
+			return fmt.Errorf("bench: finding %s: %w", name, err)
+		}
+		ids[i] = u.ID
+	}
 	disabled := make([]time.Time, users)
 	var cmdErr atomic.Value
 	start := make(chan struct{})
 	for i := range users {
 		wg.Go(func() {
 			<-start
-			cmd := exec.CommandContext(ctx, b.exe, "user", "disable", names[i], "--db", dsn)
-			cmd.Env = append(os.Environ(), "LOCALAUTH_AS_CLI=1")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				cmdErr.CompareAndSwap(nil, fmt.Errorf("bench: user disable %s: %v: %s", names[i], err, out))
+			if err := adminSvc.DisableUser(ctx, ids[i]); err != nil {
+				cmdErr.CompareAndSwap(nil, fmt.Errorf("bench: disabling %s: %w", names[i], err))
 				return
 			}
 			disabled[i] = time.Now()

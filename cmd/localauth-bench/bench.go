@@ -1,19 +1,25 @@
+// Command localauth-bench measures the benchmark table of BENCHMARKS.md:
+// each figure beside a baseline measured in the same run, its ratio and its
+// goal. It runs the server of "localauth serve" (package internal/server)
+// as a child process of its own on loopback and drives it. Every loop is
+// bounded in count and time; the command stops by itself.
+//
+//	go run ./cmd/localauth-bench                  # every row, about 5 minutes
+//	go run ./cmd/localauth-bench --rows me,abuse  # some rows
 package main
 
 import (
-	"bufio"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"net"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -27,14 +33,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/internal/loopback"
 	"github.com/localauth/localauth/sqlitestore"
 )
-
-// benchCmd is "bench": it starts "localauth serve" as a child process on
-// loopback, drives it, and prints the table of BENCHMARKS.md: each figure
-// beside a baseline measured in the same run, its ratio and its goal. Every
-// loop is bounded in count and time; the command stops by itself.
-type benchCmd struct{ m *Main }
 
 // benchRow is one line of the table.
 type benchRow struct {
@@ -44,7 +45,6 @@ type benchRow struct {
 }
 
 type bench struct {
-	m        *Main
 	dur      time.Duration
 	cost     int
 	tabs     int
@@ -61,20 +61,36 @@ type bench struct {
 	only map[string]bool
 }
 
-func (c *benchCmd) Run(ctx context.Context, args []string) error {
-	fs, _ := c.m.flagSet("bench")
+// usageError is a mistake in the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// run parses the command line, runs the rows and prints the table on out;
+// progress goes to errOut.
+func run(ctx context.Context, args []string, out, errOut io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("localauth-bench", flag.ContinueOnError)
+	fs.SetOutput(errOut)
 	dur := fs.Duration("duration", 5*time.Second, "how long each throughput row runs")
 	cost := fs.Int("cost", localauth.DefaultBcryptCost, "bcrypt cost of the login and registration rows")
 	tabs := fs.Int("tabs", 10_000, "live tabs held open for the memory row")
 	sessions := fs.Int("sessions", 1_000_000, "sessions stored for the Authenticate scaling row")
 	flood := fs.Int("flood", 200_000, "failed logins sent by the flood row, from up to 65,536 addresses")
-	postgres := fs.String("postgres", c.m.Getenv("LOCALAUTH_TEST_POSTGRES"), "PostgreSQL server URL for the mass-revocation row (a database of its own is created and dropped); default $LOCALAUTH_TEST_POSTGRES")
+	postgres := fs.String("postgres", getenv("LOCALAUTH_TEST_POSTGRES"), "PostgreSQL server URL for the mass-revocation row (a database of its own is created and dropped); default $LOCALAUTH_TEST_POSTGRES")
 	massUsers := fs.Int("mass-users", 100, "users of the mass-revocation row")
 	massTabs := fs.Int("mass-tabs", 100, "live tabs per user in the mass-revocation row")
 	massServers := fs.Int("mass-servers", 4, "instances in the mass-revocation row")
 	rows := fs.String("rows", "", "comma-separated row groups to run ("+strings.Join(benchRows, ", ")+"); default all")
-	if _, err := parse(fs, args, 0, 0); err != nil {
-		return err
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q; see -help", fs.Arg(0))
 	}
 	only := map[string]bool{}
 	for _, r := range strings.Split(*rows, ",") {
@@ -82,7 +98,7 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 			continue
 		}
 		if !slices.Contains(benchRows, r) {
-			return usagef("bench: --rows: no row group %q (%s)", r, strings.Join(benchRows, ", "))
+			return usagef("--rows: no row group %q (%s)", r, strings.Join(benchRows, ", "))
 		}
 		only[r] = true
 	}
@@ -95,14 +111,14 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	b := &bench{m: c.m, dur: *dur, cost: *cost, tabs: *tabs, sessions: *sessions, flood: *flood,
-		postgres: *postgres, massUsers: *massUsers, massTabs: *massTabs, massServers: *massServers, exe: exe, dir: dir, progress: c.m.Stderr, only: only}
+	b := &bench{dur: *dur, cost: *cost, tabs: *tabs, sessions: *sessions, flood: *flood,
+		postgres: *postgres, massUsers: *massUsers, massTabs: *massTabs, massServers: *massServers, exe: exe, dir: dir, progress: errOut, only: only}
 	start := time.Now()
 	if err := b.run(ctx); err != nil {
 		return err
 	}
-	b.print(c.m.Stdout)
-	fmt.Fprintf(c.m.Stdout, "\nmachine: %d CPUs, %s/%s, %s; whole run %v\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), time.Since(start).Round(time.Second))
+	b.print(out)
+	fmt.Fprintf(out, "\nmachine: %d CPUs, %s/%s, %s; whole run %v\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), time.Since(start).Round(time.Second))
 	return nil
 }
 
@@ -222,28 +238,23 @@ type benchServer struct {
 	url string
 	cmd *exec.Cmd
 	db  string
-	// bare is the URL of the bare baseline handler (serve
-	// --bench-baseline), or "".
+	// bare is the URL of the bare baseline handler beside the server.
 	bare string
 }
 
-var (
-	servingRE  = regexp.MustCompile(`serving the demo on (http://\S+)`)
-	baselineRE = regexp.MustCompile(`bench baseline on (http://\S+)`)
-)
-
-// startServer runs "localauth serve" from this binary on a new database, on
+// startServer runs the server under test on a new SQLite database, on
 // 127.0.0.1 with a free port, and waits until it listens.
-func (b *bench) startServer(ctx context.Context, args ...string) (*benchServer, error) {
+func (b *bench) startServer(ctx context.Context, opts ...string) (*benchServer, error) {
 	db := filepath.Join(b.dir, fmt.Sprintf("serve-%d.db", time.Now().UnixNano()))
-	return startChild(ctx, b.exe, db, b.cost, append([]string{"--bench-baseline"}, args...)...)
+	return startChild(ctx, b.exe, db, b.cost, opts...)
 }
 
-// startChild runs "serve" from exe in a process of its own, on db, and
-// waits until it listens.
-func startChild(ctx context.Context, exe, db string, cost int, args ...string) (*benchServer, error) {
-	cmd := exec.CommandContext(ctx, exe, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, args...)...)
-	cmd.Env = append(os.Environ(), "LOCALAUTH_AS_CLI=1", "LOCALAUTH_BCRYPT_COST="+strconv.Itoa(cost))
+// startChild runs the server under test (this binary, as a child: see
+// child.go) in a process of its own, so that its memory and CPU time are
+// its own, on db, and waits for the line that says where it listens.
+func startChild(ctx context.Context, exe, db string, cost int, opts ...string) (*benchServer, error) {
+	cmd := exec.CommandContext(ctx, exe, append([]string{"--db", db, "--cost", strconv.Itoa(cost)}, opts...)...)
+	cmd.Env = append(os.Environ(), childEnv+"=1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -252,23 +263,17 @@ func startChild(ctx context.Context, exe, db string, cost int, args ...string) (
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	lines := bufio.NewScanner(out)
-	urlc := make(chan [2]string, 1)
+	ready := make(chan childReady, 1)
 	go func() {
-		// The baseline's line, when there is one, comes first.
-		var bare string
-		for lines.Scan() {
-			if m := baselineRE.FindStringSubmatch(lines.Text()); m != nil {
-				bare = m[1]
-			}
-			if m := servingRE.FindStringSubmatch(lines.Text()); m != nil {
-				urlc <- [2]string{m[1], bare}
-			}
+		var r childReady
+		if json.NewDecoder(out).Decode(&r) == nil {
+			ready <- r
 		}
+		io.Copy(io.Discard, out)
 	}()
 	select {
-	case u := <-urlc:
-		return &benchServer{url: u[0], bare: u[1], cmd: cmd, db: db}, nil
+	case r := <-ready:
+		return &benchServer{url: r.URL, bare: r.Bare, cmd: cmd, db: db}, nil
 	case <-time.After(20 * time.Second):
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -325,42 +330,12 @@ func (s *benchServer) cpuTime() (time.Duration, error) {
 	return time.Duration(u+st) * 10 * time.Millisecond, nil
 }
 
-// clients spread over many loopback source addresses, as real clients come
-// from many addresses: the per-address throttles and connection limits then
-// apply as they would in production.
-var nextSource atomic.Uint32
-
-func sourceDialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		n := nextSource.Add(1)
-		src := net.IPv4(127, byte(n/250%250+1), byte(n%250+1), 1)
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}, Timeout: 5 * time.Second}
-		return d.DialContext(ctx, network, addr)
-	}
-}
-
-func httpClient(conns int) *http.Client {
-	return newHTTPClient(conns, false)
-}
-
-// oneShotClient opens a new connection, from a new source address, for
-// every request: for rows whose requests count against per-address limits.
-func oneShotClient(conns int) *http.Client { return newHTTPClient(conns, true) }
-
-func newHTTPClient(conns int, oneShot bool) *http.Client {
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			DialContext:         sourceDialer(),
-			MaxIdleConns:        conns,
-			MaxIdleConnsPerHost: conns,
-			MaxConnsPerHost:     conns,
-			DisableCompression:  true,
-			DisableKeepAlives:   oneShot,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
+// The bench's clients come from many loopback addresses (package loopback).
+var (
+	httpClient    = loopback.Client
+	oneShotClient = loopback.OneShotClient
+	sourceDialer  = loopback.Dialer
+)
 
 func (s *benchServer) post(c *http.Client, path, body string) (int, http.Header, error) {
 	req, _ := http.NewRequest("POST", s.url+path, strings.NewReader(body))
@@ -485,11 +460,11 @@ func (b *bench) authScaling(ctx context.Context) error {
 		if err := st.CreateUser(ctx, &u, hash); err != nil {
 			return 0, err
 		}
-		tokens, err := fillSessions(ctx, path, u.ID, n)
+		tokens, err := fillSessions(ctx, st, u.ID, n)
 		if err != nil {
 			return 0, err
 		}
-		svc, err := localauth.New(st, localauth.Config{PurgeInterval: -1, Logger: discard()})
+		svc, err := localauth.New(st, localauth.Config{PurgeInterval: -1, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			return 0, err
 		}
@@ -524,36 +499,30 @@ func (b *bench) authScaling(ctx context.Context) error {
 	return nil
 }
 
-// fillSessions inserts n sessions for userID straight into the file, in one
-// transaction, and returns a sample of their tokens.
-func fillSessions(ctx context.Context, path string, userID int64, n int) ([]localauth.Token, error) {
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at) VALUES (?, ?, ?, ?, ?)`)
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now().UnixMilli()
+// fillSessions stores n sessions for userID through the store's bulk
+// import, in one transaction, and returns a sample of their tokens.
+func fillSessions(ctx context.Context, st *sqlitestore.Store, userID int64, n int) ([]localauth.Token, error) {
+	now := time.Now()
 	var sample []localauth.Token
+	const batch = 10_000
+	sessions := make([]localauth.Session, 0, batch)
 	for i := range n {
 		tok := localauth.Token(fmt.Sprintf("%043d", i))
-		h := localauth.HashToken(tok)
-		if _, err := stmt.ExecContext(ctx, h[:], userID, now, now+86_400_000, now); err != nil {
-			return nil, err
-		}
+		sessions = append(sessions, localauth.Session{
+			TokenHash: localauth.HashToken(tok), UserID: userID, PublicID: fmt.Sprintf("%032x", i),
+			CreatedAt: now, LastSeenAt: now, ReauthAt: now, ExpiresAt: now.Add(24 * time.Hour),
+		})
 		if i%max(1, n/1000) == 0 {
 			sample = append(sample, tok)
 		}
+		if len(sessions) == batch || i == n-1 {
+			if err := st.ImportSessions(ctx, sessions); err != nil {
+				return nil, err
+			}
+			sessions = sessions[:0]
+		}
 	}
-	return sample, tx.Commit()
+	return sample, nil
 }
 
 // liveClient is one tab, as the bench drives it.

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"fmt"
@@ -14,28 +14,29 @@ import (
 	"github.com/localauth/localauth/prommetrics"
 )
 
-// serveMetrics is the Prometheus side of "serve --metrics-addr": a registry
+// Metrics is the Prometheus side of "serve --metrics-addr": a registry
 // with localauth's metrics and the Go runtime's and process's, served on a
 // listener of its own, so that /metrics is never reachable through the
 // app's address (it is operational detail, not for visitors).
-type serveMetrics struct {
+type Metrics struct {
 	prom *prommetrics.Metrics
 	ln   net.Listener
 	srv  *http.Server
 }
 
-// newServeMetrics binds addr; a host left out ("":9464") means 127.0.0.1.
-func newServeMetrics(addr string) (*serveMetrics, error) {
+// NewMetrics binds addr; a host left out (":9464") means 127.0.0.1.
+// version is the build_info label. Serve it with Serve.
+func NewMetrics(addr, version string) (*Metrics, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, usagef("serve: --metrics-addr %q: %v", addr, err)
+		return nil, fmt.Errorf("metrics address %q: %v", addr, err)
 	}
 	if host == "" {
 		host = "127.0.0.1"
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m, err := prommetrics.New(reg, version())
+	m, err := prommetrics.New(reg, version)
 	if err != nil {
 		return nil, err
 	}
@@ -45,23 +46,30 @@ func newServeMetrics(addr string) (*serveMetrics, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return &serveMetrics{prom: m, ln: ln, srv: &http.Server{
+	return &Metrics{prom: m, ln: ln, srv: &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		WriteTimeout:      30 * time.Second,
 	}}, nil
 }
 
-// hook is the localauth.Metrics to configure: the Prometheus one, or nil
-// (the default, no-op) when metrics are off.
-func (m *serveMetrics) hook() localauth.Metrics {
+// Hook is the localauth.Metrics to configure: the Prometheus one, or nil
+// (the default, no-op) when m is nil, metrics off.
+func (m *Metrics) Hook() localauth.Metrics {
 	if m == nil {
 		return nil
 	}
 	return m.prom
 }
 
-func (m *serveMetrics) close() {
+// Addr is the address /metrics is served at.
+func (m *Metrics) Addr() net.Addr { return m.ln.Addr() }
+
+// Serve serves /metrics until Close.
+func (m *Metrics) Serve() { m.srv.Serve(m.ln) }
+
+// Close stops serving.
+func (m *Metrics) Close() {
 	m.srv.Close()
 	m.ln.Close()
 }
