@@ -70,14 +70,25 @@ func (a *Auth) apiDeleteAccount(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// itemRoutes are the endpoints of one item by its id: the name is the
+// prefix followed by the id, which holds no slash. One table for routing
+// and for the test that compares the routes with the OpenAPI document.
+var itemRoutes = []struct {
+	prefix, method string
+	h              func(*Auth, http.ResponseWriter, *http.Request)
+}{
+	{sessionsPrefix, http.MethodDelete, (*Auth).apiEndSession},
+	{passkeysPrefix, http.MethodDelete, (*Auth).apiRemovePasskey},
+}
+
 // accountRoute returns the route of an account endpoint that is not a
 // plain name (sessions/{id}, passkeys/{id}), if name is one.
 func (a *Auth) accountRoute(name string) (apiRoute, bool) {
-	if id, ok := strings.CutPrefix(name, sessionsPrefix); ok && id != "" && !strings.Contains(id, "/") {
-		return apiRoute{http.MethodDelete, a.apiEndSession}, true
-	}
-	if id, ok := strings.CutPrefix(name, passkeysPrefix); ok && id != "" && !strings.Contains(id, "/") {
-		return apiRoute{http.MethodDelete, a.apiRemovePasskey}, true
+	for _, it := range itemRoutes {
+		if id, ok := strings.CutPrefix(name, it.prefix); ok && id != "" && !strings.Contains(id, "/") {
+			h := it.h
+			return apiRoute{it.method, func(w http.ResponseWriter, r *http.Request) { h(a, w, r) }}, true
+		}
 	}
 	return apiRoute{}, false
 }

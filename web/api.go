@@ -31,8 +31,10 @@ import (
 //	POST   sessions/revoke-others                                   204 (recent login)
 //	POST   reauth     {"password"}                                  204: a recent login for ReauthWindow
 //	DELETE account                                                  204, cookie cleared (recent login)
+//	GET    openapi.json                                             200: this API's OpenAPI document (see OpenAPI)
 //
-// and the second-factor endpoints of factors.go.
+// and the second-factor endpoints of factors.go. openapi.json, beside this
+// file, describes every endpoint exactly; the tests hold the API to it.
 //
 // "Recent login" endpoints answer 403 {"error":"reauth_required"} without
 // one.
@@ -68,21 +70,7 @@ type credentials struct {
 
 // API returns the handler of the JSON API; mount it at APIPrefix.
 func (a *Auth) API() http.Handler {
-	routes := map[string]apiRoute{
-		"register": {http.MethodPost, a.apiRegister},
-		"login":    {http.MethodPost, a.apiLogin},
-		"token":    {http.MethodPost, a.apiToken},
-		"logout":   {http.MethodPost, a.apiLogout},
-		"me":       {http.MethodGet, a.apiMe},
-		"password": {http.MethodPost, a.apiPassword},
-		"session":  {http.MethodPost, a.apiSession},
-
-		"sessions":               {http.MethodGet, a.apiSessions},
-		"sessions/revoke-others": {http.MethodPost, a.apiRevokeOthers},
-		"reauth":                 {http.MethodPost, a.apiReauth},
-		"account":                {http.MethodDelete, a.apiDeleteAccount},
-	}
-	a.factorRoutes(routes)
+	routes := a.apiRoutes()
 	return a.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// One lookup on the exact path: the API is a flat set of names,
 		// and GET /api/auth/me runs on every page view of an app, so it
@@ -105,6 +93,29 @@ func (a *Auth) API() http.Handler {
 		}
 		rt.h(w, r)
 	}))
+}
+
+// apiRoutes returns the endpoints of the API by name, their path under
+// APIPrefix; those of one item by its id are accountRoute's.
+func (a *Auth) apiRoutes() map[string]apiRoute {
+	routes := map[string]apiRoute{
+		"register": {http.MethodPost, a.apiRegister},
+		"login":    {http.MethodPost, a.apiLogin},
+		"token":    {http.MethodPost, a.apiToken},
+		"logout":   {http.MethodPost, a.apiLogout},
+		"me":       {http.MethodGet, a.apiMe},
+		"password": {http.MethodPost, a.apiPassword},
+		"session":  {http.MethodPost, a.apiSession},
+
+		"sessions":               {http.MethodGet, a.apiSessions},
+		"sessions/revoke-others": {http.MethodPost, a.apiRevokeOthers},
+		"reauth":                 {http.MethodPost, a.apiReauth},
+		"account":                {http.MethodDelete, a.apiDeleteAccount},
+
+		"openapi.json": {http.MethodGet, apiOpenAPI},
+	}
+	a.factorRoutes(routes)
+	return routes
 }
 
 // apiRoute is one endpoint of the API: the method it answers (GET also

@@ -79,12 +79,15 @@ func newEnvWith(t *testing.T, tlsServer bool, sc localauth.Config, edit ...func(
 	return e
 }
 
+// client returns a client of its own (cookie jar included) for the env's
+// server, whose exchanges with the API are held to the OpenAPI document
+// (see contractTransport); do reports them at the line that called it.
 func (e *env) client(t *testing.T) *http.Client {
 	jar, _ := cookiejar.New(nil)
 	c := *e.srv.Client() // a copy: the server's client is shared
 	c.Jar = jar
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
+	return checkedClient(&c, func(p string) { t.Errorf("the API departs from web/openapi.json: %s", p) })
 }
 
 type reply struct {
@@ -94,6 +97,9 @@ type reply struct {
 	raw    string
 }
 
+// do sends a request with c and reads the answer. Whatever the client, an
+// exchange with the API is held to the OpenAPI document (see
+// contractTransport): a departure fails the test.
 func do(t *testing.T, c *http.Client, method, url, contentType, body string, headers ...string) reply {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
@@ -103,7 +109,11 @@ func do(t *testing.T, c *http.Client, method, url, contentType, body string, hea
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	res, err := c.Do(req)
+	var problems []string
+	res, err := checkedClient(c, func(p string) { problems = append(problems, p) }).Do(req)
+	for _, p := range problems {
+		t.Errorf("the API departs from web/openapi.json: %s", p)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
