@@ -119,6 +119,27 @@ func (s *Service) recentLogin(ctx context.Context, token Token) (Session, User, 
 	return sess, user, nil
 }
 
+// factorAction opens a change of second factors: it authenticates the
+// token, checks that the kind of factor is available (ready), then that the
+// login is recent, in that order, so that a caller without a session hears
+// so (ErrInvalidSession) before anything about the server's configuration
+// (ErrFactorUnavailable), and a recent login is asked for only of a change
+// that can be made.
+func (s *Service) factorAction(ctx context.Context, token Token, ready func() (FactorStore, error)) (FactorStore, Session, User, error) {
+	sess, user, err := s.currentSession(ctx, token)
+	if err != nil {
+		return nil, Session{}, User{}, err
+	}
+	fs, err := ready()
+	if err != nil {
+		return nil, Session{}, User{}, err
+	}
+	if s.now().Sub(sess.ReauthAt) >= s.reauth {
+		return nil, Session{}, User{}, ErrReauthRequired
+	}
+	return fs, sess, user, nil
+}
+
 // ListSessions returns the sessions of the user the token belongs to,
 // newest first, marking the token's own.
 //

@@ -49,11 +49,7 @@ func (s *Service) passkeysReady() (FactorStore, error) {
 // Errors: ErrReauthRequired; ErrFactorUnavailable; ErrInvalidSession;
 // ErrUnavailable.
 func (s *Service) BeginPasskeyRegistration(ctx context.Context, token Token) ([]byte, error) {
-	fs, err := s.passkeysReady()
-	if err != nil {
-		return nil, err
-	}
-	sess, user, err := s.recentLogin(ctx, token)
+	fs, sess, user, err := s.factorAction(ctx, token, s.passkeysReady)
 	if err != nil {
 		return nil, err
 	}
@@ -82,15 +78,11 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, token Token) ([]
 // *PolicyError for a bad name; ErrPasskeyExists; ErrReauthRequired;
 // ErrFactorUnavailable; ErrInvalidSession; ErrUnavailable.
 func (s *Service) FinishPasskeyRegistration(ctx context.Context, token Token, name string, response []byte) (PasskeyInfo, error) {
-	fs, err := s.passkeysReady()
+	fs, sess, user, err := s.factorAction(ctx, token, s.passkeysReady)
 	if err != nil {
 		return PasskeyInfo{}, err
 	}
 	name, err = passkeyName(name)
-	if err != nil {
-		return PasskeyInfo{}, err
-	}
-	sess, user, err := s.recentLogin(ctx, token)
 	if err != nil {
 		return PasskeyInfo{}, err
 	}
@@ -143,11 +135,7 @@ func passkeyName(name string) (string, error) {
 // ErrReauthRequired; ErrFactorUnavailable; ErrInvalidSession;
 // ErrUnavailable.
 func (s *Service) RemovePasskey(ctx context.Context, token Token, id string) error {
-	fs, err := s.factorStore()
-	if err != nil {
-		return err
-	}
-	sess, user, err := s.recentLogin(ctx, token)
+	fs, sess, user, err := s.factorAction(ctx, token, s.factorStore)
 	if err != nil {
 		return err
 	}

@@ -126,11 +126,7 @@ func (s *Service) factorStatus(ctx context.Context, userID int64) (FactorStatus,
 // Errors: ErrReauthRequired; ErrFactorExists when TOTP is already on;
 // ErrFactorUnavailable; ErrInvalidSession; ErrUnavailable.
 func (s *Service) EnrollTOTP(ctx context.Context, token Token) (TOTPEnrollment, error) {
-	fs, err := s.totpReady()
-	if err != nil {
-		return TOTPEnrollment{}, err
-	}
-	_, user, err := s.recentLogin(ctx, token)
+	fs, _, user, err := s.factorAction(ctx, token, s.totpReady)
 	if err != nil {
 		return TOTPEnrollment{}, err
 	}
@@ -167,11 +163,7 @@ func (s *Service) EnrollTOTP(ctx context.Context, token Token) (TOTPEnrollment, 
 // ErrReauthRequired; a *RateLimitError; ErrFactorUnavailable;
 // ErrInvalidSession; ErrUnavailable.
 func (s *Service) ConfirmTOTP(ctx context.Context, token Token, code string) ([]string, error) {
-	fs, err := s.totpReady()
-	if err != nil {
-		return nil, err
-	}
-	sess, user, err := s.recentLogin(ctx, token)
+	fs, sess, user, err := s.factorAction(ctx, token, s.totpReady)
 	if err != nil {
 		return nil, err
 	}
@@ -222,11 +214,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, token Token, code string) ([]
 // Errors: ErrFactorNotFound when TOTP is not on; ErrReauthRequired;
 // ErrFactorUnavailable; ErrInvalidSession; ErrUnavailable.
 func (s *Service) DisableTOTP(ctx context.Context, token Token) error {
-	fs, err := s.factorStore()
-	if err != nil {
-		return err
-	}
-	sess, user, err := s.recentLogin(ctx, token)
+	fs, sess, user, err := s.factorAction(ctx, token, s.factorStore)
 	if err != nil {
 		return err
 	}
@@ -248,11 +236,7 @@ func (s *Service) DisableTOTP(ctx context.Context, token Token) error {
 // Errors: ErrFactorNotFound when TOTP is not on; ErrReauthRequired;
 // ErrFactorUnavailable; ErrInvalidSession; ErrUnavailable.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, token Token) ([]string, error) {
-	fs, err := s.totpReady()
-	if err != nil {
-		return nil, err
-	}
-	sess, user, err := s.recentLogin(ctx, token)
+	fs, sess, user, err := s.factorAction(ctx, token, s.totpReady)
 	if err != nil {
 		return nil, err
 	}

@@ -174,3 +174,33 @@ func TestRememberCookie(t *testing.T) {
 		t.Fatalf("a remembered login's cookie: Max-Age %d, want 30 days", c.MaxAge)
 	}
 }
+
+// The answers of edge cases agree with what the body and the document say:
+// registration refuses "remember", a refused new password names
+// new_password, and second-factor routes tell a caller without a session
+// so (401) before anything about what the server offers (409).
+func TestAPIEdgeAnswers(t *testing.T) {
+	e := newEnv(t, false) // no second factors configured
+	c := e.client(t)
+	if r := e.post(t, c, "/api/auth/register", `{"username":"ivy","password":"`+pw+`","remember":true}`); r.status != 400 || !strings.Contains(r.raw, "remember") {
+		t.Fatalf("register with remember: %d %s", r.status, r.raw)
+	}
+	for _, path := range []string{"/api/auth/totp/enroll", "/api/auth/recovery-codes", "/api/auth/passkeys/register/begin"} {
+		if r := e.post(t, c, path, ""); r.status != 401 || r.body["error"] != "unauthenticated" {
+			t.Errorf("POST %s without a session: %d %s", path, r.status, r.raw)
+		}
+	}
+	if r := e.post(t, c, "/api/auth/register", creds("ivy", pw)); r.status != 201 {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	if r := e.post(t, c, "/api/auth/login", creds("ivy", pw)); r.status != 200 {
+		t.Fatalf("login: %d %s", r.status, r.raw)
+	}
+	if r := e.post(t, c, "/api/auth/totp/enroll", ""); r.status != 409 || r.body["error"] != "factor_unavailable" {
+		t.Fatalf("enroll with no TOTP configured, signed in: %d %s", r.status, r.raw)
+	}
+	r := e.post(t, c, "/api/auth/password", `{"current_password":"`+pw+`","new_password":"password"}`)
+	if r.status != 400 || r.body["error"] != "weak_password" || r.body["field"] != "new_password" {
+		t.Fatalf("a common new password: %d %s", r.status, r.raw)
+	}
+}

@@ -63,8 +63,7 @@ func apiUser(u localauth.User) APIUser {
 type credentials struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
-	// Remember asks for a "keep me signed in" session (login and token
-	// only; registration refuses it as an unknown field would be).
+	// Remember asks for a "keep me signed in" session.
 	Remember bool `json:"remember"`
 }
 
@@ -125,8 +124,15 @@ type apiRoute struct {
 	h      http.HandlerFunc
 }
 
+// registration is the body of POST register: no "remember", which only a
+// login can ask for, so that a client sending it hears of its mistake.
+type registration struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
 func (a *Auth) apiRegister(w http.ResponseWriter, r *http.Request) {
-	var in credentials
+	var in registration
 	if !a.decode(w, r, &in) {
 		return
 	}
@@ -254,6 +260,13 @@ func (a *Auth) apiPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := a.svc.ChangePassword(a.Context(r), tok, in.Current, in.New); err != nil {
+		// A refused new password names the field this body calls it by.
+		var pe *localauth.PolicyError
+		if errors.As(err, &pe) && pe.Field == localauth.FieldPassword {
+			named := *pe
+			named.Field = "new_password"
+			err = &named
+		}
 		a.fail(w, r, err)
 		return
 	}

@@ -74,13 +74,16 @@ func (a *Auth) completeLogin(w http.ResponseWriter, r *http.Request) (localauth.
 	if !a.decode(w, r, &in) {
 		return localauth.LoginResult{}, false
 	}
+	passkey := in.Passkey
+	if string(passkey) == "null" {
+		passkey = nil // a JSON null is no answer, as an absent key is
+	}
 	res, err := a.svc.CompleteLogin(a.Context(r), localauth.Token(in.Token),
-		localauth.SecondFactor{Code: in.Code, RecoveryCode: in.RecoveryCode, Passkey: in.Passkey})
+		localauth.SecondFactor{Code: in.Code, RecoveryCode: in.RecoveryCode, Passkey: passkey})
 	if err != nil {
 		a.fail(w, r, err)
 		return localauth.LoginResult{}, false
 	}
-	a.SetDeviceCookie(w, r, res.DeviceToken)
 	return res, true
 }
 
@@ -92,6 +95,7 @@ func (a *Auth) apiLoginMFA(w http.ResponseWriter, r *http.Request) {
 
 func (a *Auth) apiTokenMFA(w http.ResponseWriter, r *http.Request) {
 	if res, ok := a.completeLogin(w, r); ok {
+		a.SetDeviceCookie(w, r, res.DeviceToken)
 		writeJSON(w, http.StatusOK, map[string]any{
 			"token": string(res.Token), "token_type": "Bearer",
 			"expires_at": res.Session.ExpiresAt, "user": apiUser(res.User),
