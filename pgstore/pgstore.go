@@ -55,9 +55,11 @@ type Options struct {
 
 	// Schema is the PostgreSQL schema that holds the store's tables and
 	// its migration history, created at Open when missing: lower-case
-	// letters, digits and underscores. Default "localauth", so that the
-	// store's users and sessions tables and its goose version table never
-	// meet an application's own tables of the same names.
+	// letters, digits and underscores. Default: the first schema of a
+	// search_path in the URL; else the schema where an earlier version
+	// left the store's tables; else "localauth", so that the store's users
+	// and sessions tables and its migration history never meet an
+	// application's own tables of the same names.
 	Schema string
 
 	// Logger receives the revocation listener's failures and reconnects.
@@ -129,19 +131,29 @@ var (
 
 // Open connects to the database named by dsn (a postgres:// URL or a
 // key=value string) and migrates it to the current schema.
+//
+// The schema is Options.Schema; without it, the first schema of a
+// search_path the URL names; without that, a schema where an earlier
+// version of the store left its tables (the connection's default schema,
+// usually public), used where it is; else DefaultSchema.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
-	opts, err := opts.withDefaults()
-	if err != nil {
-		return nil, err
-	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, errors.New("pgstore: the database URL is not valid")
 	}
+	octx, cancel := context.WithTimeout(ctx, max(opts.QueryTimeout, 5*time.Second))
+	defer cancel()
+	if opts.Schema == "" {
+		if opts.Schema, err = chooseSchema(octx, cfg); err != nil {
+			return nil, err
+		}
+	}
+	opts, err = opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	cfg.MaxConns = opts.MaxConns
 	ConfigurePool(cfg, opts.Schema)
-	octx, cancel := context.WithTimeout(ctx, opts.QueryTimeout)
-	defer cancel()
 	pool, err := pgxpool.NewWithConfig(octx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: connecting: %w", err)
@@ -187,7 +199,7 @@ func open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error)
 	if err := s.ensureSchema(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.adoptLegacy(ctx); err != nil {
+	if err := s.recordHistory(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.migrate(ctx); err != nil {
@@ -231,71 +243,140 @@ func (s *Store) ensureSchema(ctx context.Context) error {
 	return nil
 }
 
-// ownTables are the tables of the store, in every schema version.
-var ownTables = []string{"users", "sessions", "revocations", "handoffs", "throttle", "devices", "totp", "recovery_codes", "passkeys"}
+// chooseSchema picks the schema when Options.Schema is empty: the first of
+// the URL's search_path, so that a deployment that named its schema that
+// way keeps it; else the connection's default schema when an earlier
+// version left the store's tables there (they are used in place: moving
+// them would break instances of that version still running); else
+// DefaultSchema.
+func chooseSchema(ctx context.Context, cfg *pgxpool.Config) (string, error) {
+	if sp := cfg.ConnConfig.RuntimeParams["search_path"]; sp != "" {
+		first, _, _ := strings.Cut(sp, ",")
+		return strings.Trim(strings.TrimSpace(first), `"`), nil
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
+	if err != nil {
+		return "", fmt.Errorf("pgstore: connecting: %w", err)
+	}
+	defer conn.Close(context.Background())
+	var current *string
+	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&current); err != nil {
+		return "", fmt.Errorf("pgstore: reading the search path: %w", err)
+	}
+	var present bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgx.Identifier{DefaultSchema, versionTable}.Sanitize()).Scan(&present); err != nil {
+		return "", err
+	}
+	if present || current == nil {
+		return DefaultSchema, nil
+	}
+	v, err := layoutVersion(ctx, conn, *current)
+	if err != nil {
+		return "", err
+	}
+	if v > 0 {
+		return *current, nil
+	}
+	return DefaultSchema, nil
+}
 
-// adoptLegacy brings a database that an earlier version migrated into the
-// current layout. Earlier versions kept the tables in the connection's
-// default schema (public) or in Options.Schema, and their history in
-// goose's default table, goose_db_version, which an application on goose
-// shares. The tables move into the store's schema, and the store's own
-// history table records the versions already applied; goose_db_version is
-// left as it is, for the application. It runs under a transaction-scoped
-// advisory lock, so that instances starting together adopt once.
-func (s *Store) adoptLegacy(ctx context.Context) error {
+// querier is what layoutVersion reads the catalog with.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// layoutVersion reads which of the store's migrations a schema's tables
+// show applied: 0 when the schema does not hold the store's tables. It
+// trusts the tables, not a version number, so that a goose history shared
+// with an application cannot mislead it. Each migration leaves a column or
+// a table only it makes; the version is the last of an unbroken run.
+func layoutVersion(ctx context.Context, q querier, schema string) (int64, error) {
+	marks := []struct{ table, column string }{
+		{"users", "password_hash"},      // 1, with sessions.token_hash below
+		{"throttle", "count"},           // 2
+		{"users", "credential_version"}, // 3
+		{"users", "skeleton"},           // 4
+		{"devices", "token_hash"},       // 5
+		{"sessions", "public_id"},       // 6
+		{"totp", "sealed"},              // 7
+	}
+	has := func(table, column string) (bool, error) {
+		var ok bool
+		err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+			WHERE table_schema = $1 AND table_name = $2 AND column_name = $3)`, schema, table, column).Scan(&ok)
+		return ok, err
+	}
+	var v int64
+	for i, m := range marks {
+		ok, err := has(m.table, m.column)
+		if err != nil {
+			return 0, fmt.Errorf("pgstore: reading the layout of schema %s: %w", schema, err)
+		}
+		if ok && i == 0 {
+			ok, err = has("sessions", "token_hash")
+			if err == nil && ok {
+				ok, err = has("revocations", "id")
+			}
+			if err != nil {
+				return 0, fmt.Errorf("pgstore: reading the layout of schema %s: %w", schema, err)
+			}
+		}
+		if !ok {
+			break
+		}
+		v = int64(i + 1)
+	}
+	return v, nil
+}
+
+// recordHistory gives a schema that an earlier version migrated, whose
+// history is in goose's default table goose_db_version (which an
+// application on goose may share), a history table of the store's own,
+// recording the migrations its tables show applied. It changes no table of
+// the store's and leaves goose_db_version as it is. It runs under a lock,
+// so that instances starting together do it once.
+func (s *Store) recordHistory(ctx context.Context) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
 	db := stdlib.OpenDBFromPool(s.pool)
 	defer db.Close()
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("pgstore: adopting an earlier schema: %w", err)
+		return fmt.Errorf("pgstore: recording the schema's history: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('localauth adopt'))`); err != nil {
-		return fmt.Errorf("pgstore: adopting an earlier schema: %w", err)
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('localauth history'))`); err != nil {
+		return fmt.Errorf("pgstore: recording the schema's history: %w", err)
 	}
-	exists := func(schema, table string) bool {
-		var ok bool
-		err := tx.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgx.Identifier{schema, table}.Sanitize()).Scan(&ok)
-		return err == nil && ok
+	var present bool
+	if err := tx.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgx.Identifier{s.schema, versionTable}.Sanitize()).Scan(&present); err != nil || present {
+		return err // current layout, or a history recorded meanwhile
 	}
-	if exists(s.schema, versionTable) {
-		return nil // current layout
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
 	}
-	for _, from := range []string{s.schema, "public"} {
-		if !exists(from, "goose_db_version") || !exists(from, "users") || !exists(from, "sessions") || !exists(from, "revocations") {
-			continue
-		}
-		var version int64
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version_id), 0) FROM `+pgx.Identifier{from, "goose_db_version"}.Sanitize()+` WHERE is_applied`).Scan(&version); err != nil {
-			return fmt.Errorf("pgstore: reading the earlier schema's version: %w", err)
-		}
-		if from != s.schema {
-			for _, t := range ownTables {
-				if exists(from, t) {
-					if _, err := tx.ExecContext(ctx, `ALTER TABLE `+pgx.Identifier{from, t}.Sanitize()+` SET SCHEMA `+pgx.Identifier{s.schema}.Sanitize()); err != nil {
-						return fmt.Errorf("pgstore: moving table %s into schema %s: %w", t, s.schema, err)
-					}
-				}
-			}
-		}
-		history, err := database.NewStore(database.DialectPostgres, versionTable)
-		if err != nil {
-			return err
-		}
-		if err := history.CreateVersionTable(ctx, tx); err != nil {
-			return fmt.Errorf("pgstore: creating %s: %w", versionTable, err)
-		}
-		for v := int64(0); v <= version; v++ {
-			if err := history.Insert(ctx, tx, database.InsertRequest{Version: v}); err != nil {
-				return fmt.Errorf("pgstore: recording version %d: %w", v, err)
-			}
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("pgstore: adopting an earlier schema: %w", err)
-		}
-		s.log.Info("pgstore: adopted the tables of an earlier version", "from_schema", from, "schema", s.schema, "version", version)
-		return nil
+	version, err := layoutVersion(ctx, conn, s.schema)
+	conn.Release()
+	if err != nil || version == 0 {
+		return err // a fresh schema: goose creates the history
 	}
+	history, err := database.NewStore(database.DialectPostgres, versionTable)
+	if err != nil {
+		return err
+	}
+	if err := history.CreateVersionTable(ctx, tx); err != nil {
+		return fmt.Errorf("pgstore: creating %s: %w", versionTable, err)
+	}
+	for v := int64(0); v <= version; v++ {
+		if err := history.Insert(ctx, tx, database.InsertRequest{Version: v}); err != nil {
+			return fmt.Errorf("pgstore: recording version %d: %w", v, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("pgstore: recording the schema's history: %w", err)
+	}
+	s.log.Info("pgstore: recorded the history of tables an earlier version made", "schema", s.schema, "version", version)
 	return nil
 }
 

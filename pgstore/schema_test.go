@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"log/slog"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -89,9 +90,12 @@ func TestOwnSchemaBesideAnApplication(t *testing.T) {
 }
 
 // A database migrated by an earlier version, with the tables and goose's
-// default history in public, is adopted in place: tables moved, versions
-// carried over, users and sessions intact, the goose table left alone.
-func TestAdoptsAnEarlierLayout(t *testing.T) {
+// default history in public, keeps working in place: the tables stay where
+// they are (instances of the earlier version may still run), a history of
+// the store's own records what they show, and goose_db_version, which an
+// application may share (here with timestamp versions of its own), is left
+// alone and never believed.
+func TestEarlierLayoutUsedInPlace(t *testing.T) {
 	dsn, conn := freshDatabase(t)
 	ctx := context.Background()
 	old, err := pgstore.Open(ctx, dsn, pgstore.Options{Schema: "public"})
@@ -109,9 +113,15 @@ func TestAdoptsAnEarlierLayout(t *testing.T) {
 	svc.Close()
 	old.Close()
 	// What an earlier version left: the same tables under goose's default
-	// history table.
-	if _, err := conn.Exec(ctx, `ALTER TABLE public.localauth_migrations RENAME TO goose_db_version`); err != nil {
-		t.Fatal(err)
+	// history table, shared with an application's timestamped migrations.
+	for _, q := range []string{
+		`DROP TABLE public.localauth_migrations`,
+		`CREATE TABLE public.goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp DEFAULT now())`,
+		`INSERT INTO public.goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), (2, true), (20240101120000, true)`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// Two instances start together on it.
@@ -135,30 +145,70 @@ func TestAdoptsAnEarlierLayout(t *testing.T) {
 		stores = append(stores, r.st)
 		defer r.st.Close()
 	}
-	svc = service(t, stores[0])
-	if _, err := svc.Authenticate(ctx, res.Token); err != nil {
-		t.Fatalf("a session from before the move: %v", err)
+	if got := stores[0].SchemaName(); got != "public" {
+		t.Fatalf("schema %q, want the earlier layout's public", got)
+	}
+	if _, err := service(t, stores[0]).Authenticate(ctx, res.Token); err != nil {
+		t.Fatalf("a session from before: %v", err)
 	}
 	if _, err := service(t, stores[1]).Login(ctx, "ALICE", "correct horse battery staple"); err != nil {
-		t.Fatalf("login after the move: %v", err)
+		t.Fatalf("login: %v", err)
 	}
 	if cur, latest, err := stores[1].SchemaVersion(ctx); err != nil || cur != latest {
 		t.Fatalf("schema version %d of %d: %v", cur, latest, err)
 	}
-	for _, table := range []string{"users", "sessions", "revocations", "handoffs", "passkeys"} {
-		if !tableIn(t, conn, "localauth", table) || tableIn(t, conn, "public", table) {
-			t.Errorf("%s was not moved into schema localauth", table)
-		}
+	var versions int
+	conn.QueryRow(ctx, `SELECT count(*) FROM public.goose_db_version`).Scan(&versions)
+	if versions != 4 || tableIn(t, conn, "localauth", "users") {
+		t.Fatalf("the shared goose history has %d rows (want 4, untouched); tables moved: %v", versions, tableIn(t, conn, "localauth", "users"))
 	}
-	if !tableIn(t, conn, "public", "goose_db_version") {
-		t.Error("the goose history in public was removed; it may be the application's")
+}
+
+// A search_path in the URL names the schema when Options.Schema does not,
+// as it did for earlier versions.
+func TestSearchPathInURL(t *testing.T) {
+	dsn, conn := freshDatabase(t)
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA auth`); err != nil {
+		t.Fatal(err)
 	}
-	// A later Open finds the current layout and changes nothing.
-	again, err := pgstore.Open(ctx, dsn, pgstore.Options{})
+	u, _ := url.Parse(dsn)
+	q := u.Query()
+	q.Set("search_path", "auth")
+	u.RawQuery = q.Encode()
+	st, err := pgstore.Open(ctx, u.String(), pgstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again.Close()
+	defer st.Close()
+	if st.SchemaName() != "auth" || !tableIn(t, conn, "auth", "users") || tableIn(t, conn, "localauth", "users") {
+		t.Fatalf("schema %q; auth.users %v", st.SchemaName(), tableIn(t, conn, "auth", "users"))
+	}
+}
+
+// An application's own tables that happen to share the store's names, but
+// not its columns, are not taken for an earlier layout.
+func TestLookalikeTablesNotAdopted(t *testing.T) {
+	dsn, conn := freshDatabase(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		`CREATE TABLE public.users (id serial PRIMARY KEY, email text)`,
+		`CREATE TABLE public.sessions (id serial PRIMARY KEY, data text)`,
+		`CREATE TABLE public.revocations (id serial PRIMARY KEY)`,
+		`CREATE TABLE public.devices (id serial PRIMARY KEY)`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := pgstore.Open(ctx, dsn, pgstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if st.SchemaName() != pgstore.DefaultSchema || !tableIn(t, conn, "public", "devices") || !tableIn(t, conn, "localauth", "devices") {
+		t.Fatalf("schema %q", st.SchemaName())
+	}
 }
 
 // A pool the application made: the store uses it, checks its search path
