@@ -227,7 +227,10 @@ func New(cfg Config) *App {
 func remoteHost(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if net.ParseIP(host) == nil {
+		return "" // a unix socket's peer: no address, rather than one all share
 	}
 	return host
 }

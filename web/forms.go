@@ -38,7 +38,10 @@ type LoginForm struct {
 	// "mfa_token". Methods lists what the account accepts
 	// (localauth.MethodTOTP, MethodRecovery, MethodPasskey); to keep them
 	// across a wrong code, put them comma-separated in a hidden field
-	// named "methods".
+	// named "methods". A wrong code keeps the step open, and so does a step
+	// that has expired (5 minutes) or been spent, which the handler cannot
+	// tell apart without telling an attacker too: offer a way back to the
+	// password step beside the code field (a link to the login page).
 	SecondStep string
 	Methods    []string
 }
@@ -209,16 +212,20 @@ func (a *Auth) LogoutHandler() http.Handler {
 // RequireAuth serves next only to an authenticated request, for API
 // routes: anything else gets 401 with a JSON body
 // {"error":"unauthenticated","message":…} and WWW-Authenticate: Bearer, or
-// 503 when the store is down. Handlers read the user with CurrentUser.
+// 503 when the store is down. Like the API, it refuses cross-origin
+// requests that change state (403), since a session cookie rides along
+// with them from a sibling site, and marks its answers Cache-Control:
+// no-store. Handlers read the user with CurrentUser.
 func (a *Auth) RequireAuth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return a.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, err := a.authenticate(r)
 		if err != nil {
 			a.refuseAPI(w, r, err)
 			return
 		}
+		w.Header()["Cache-Control"] = valNoStore
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
-	})
+	}))
 }
 
 // refuseAPI answers an unauthenticated or failed API request in JSON.

@@ -105,6 +105,9 @@ func TestLoginForm(t *testing.T) {
 	if r := do(t, c, "GET", srv.URL+"/api/private", "", ""); r.status != 200 || r.body["user"] != "alice" {
 		t.Fatalf("RequireAuth with the form's session: %d %s", r.status, r.raw)
 	}
+	if r := do(t, c, "POST", srv.URL+"/api/private", "application/json", "{}", "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"); r.status != 403 {
+		t.Fatalf("a cross-origin POST through RequireAuth: %d %s", r.status, r.raw)
+	}
 	// Signed in, the form sends the browser on.
 	if r := do(t, c, "GET", srv.URL+"/form-login?next=/private", "", ""); r.status != 303 || r.header.Get("Location") != "/private" {
 		t.Fatalf("GET signed in: %d %s", r.status, r.header.Get("Location"))

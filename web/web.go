@@ -39,6 +39,14 @@ type Config struct {
 	// ignored (anyone can send them).
 	TrustedProxies []netip.Prefix
 
+	// TrustUnixSocket says the server listens on a unix socket behind a
+	// reverse proxy: a peer with no IP address (a unix socket's) is then
+	// a trusted proxy too. Without it such a peer has no address, and the
+	// Service refuses the calls it throttles per address
+	// (localauth.ErrNoClientAddress) rather than count every visitor as
+	// one. Default false.
+	TrustUnixSocket bool
+
 	// MaxBodyBytes bounds a JSON request body; a larger one gets 413.
 	// Default 64 KiB.
 	MaxBodyBytes int64
@@ -53,6 +61,7 @@ type Auth struct {
 	svc     *localauth.Service
 	login   string
 	proxies []netip.Prefix
+	unix    bool
 	maxBody int64
 	log     *slog.Logger
 	csrf    *http.CrossOriginProtection
@@ -79,6 +88,7 @@ func New(cfg Config) (*Auth, error) {
 		svc:     cfg.Service,
 		login:   cfg.LoginPath,
 		proxies: cfg.TrustedProxies,
+		unix:    cfg.TrustUnixSocket,
 		maxBody: cfg.MaxBodyBytes,
 		log:     cfg.Logger,
 		csrf:    http.NewCrossOriginProtection(),
@@ -91,10 +101,15 @@ func New(cfg Config) (*Auth, error) {
 
 // ClientIP returns the client's address: the connection's peer, or, when
 // the peer is a trusted proxy, the last address in X-Forwarded-For that is
-// not itself a trusted proxy.
+// not itself a trusted proxy. It returns "" when there is no address to
+// give (a unix socket's peer, not trusted): no made-up text that all such
+// visitors would share.
 func (a *Auth) ClientIP(r *http.Request) string {
 	peer := peerAddr(r)
 	if !a.trusted(peer) {
+		if !peer.IsValid() {
+			return ""
+		}
 		return peer.String()
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
@@ -107,6 +122,9 @@ func (a *Auth) ClientIP(r *http.Request) string {
 		if !a.trusted(ip) {
 			return ip.String()
 		}
+	}
+	if !peer.IsValid() {
+		return ""
 	}
 	return peer.String()
 }
@@ -125,7 +143,7 @@ func peerAddr(r *http.Request) netip.Addr {
 
 func (a *Auth) trusted(ip netip.Addr) bool {
 	if !ip.IsValid() {
-		return false
+		return a.unix // a unix socket's peer
 	}
 	for _, p := range a.proxies {
 		if p.Contains(ip) {

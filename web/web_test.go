@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -469,5 +470,36 @@ func TestHeadersPolicy(t *testing.T) {
 	web.SecurityHeaders(ok).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	if got := rec.Header().Get("Content-Security-Policy"); got != web.ContentSecurityPolicy {
 		t.Errorf("default CSP after a custom one: %q", got)
+	}
+}
+
+// A peer with no IP address (a unix socket) has no client address, unless
+// the server says the socket is its proxy's: then X-Forwarded-For tells.
+func TestClientIPOverUnixSocket(t *testing.T) {
+	svc := newEnv(t, false).svc
+	plain, err := web.New(web.Config{Service: svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	behind, err := web.New(web.Config{Service: svc, TrustUnixSocket: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "@"
+	r.Header.Set("X-Forwarded-For", "203.0.113.9")
+	if got := plain.ClientIP(r); got != "" {
+		t.Errorf("unix socket peer, not trusted: %q, want none", got)
+	}
+	if got := behind.ClientIP(r); got != "203.0.113.9" {
+		t.Errorf("unix socket peer, trusted: %q, want the forwarded address", got)
+	}
+	r.Header.Del("X-Forwarded-For")
+	if got := behind.ClientIP(r); got != "" {
+		t.Errorf("trusted unix socket without X-Forwarded-For: %q, want none", got)
+	}
+	// And a login without an address is refused, not counted as everyone's.
+	if _, err := svc.Login(plain.Context(r), "nobody", "whatever password"); !errors.Is(err, localauth.ErrNoClientAddress) {
+		t.Errorf("login over an untrusted unix socket: %v", err)
 	}
 }

@@ -128,7 +128,7 @@ func (c *userStateCmd) Run(ctx context.Context, args []string) error {
 		err = e.svc.EnableUser(ctx, u.ID)
 	case "delete":
 		if !*yes {
-			if err := c.m.confirm(fmt.Sprintf("delete user %s, its sessions and second factors for good? [y/N] ", u.Username)); err != nil {
+			if err := c.m.confirm(fmt.Sprintf("delete user %s, its sessions and second factors from %s for good? [y/N] ", u.Username, redactDSN(*db))); err != nil {
 				return err
 			}
 		}

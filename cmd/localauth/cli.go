@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -110,6 +111,19 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	info, ok := commands[name]
 	if !ok {
 		return usagef("unknown command %q; see 'localauth help'", name)
+	}
+	// A global flag given both before the command and among its
+	// arguments would leave one of the two silently ignored.
+	for _, g := range globals {
+		name, _, ok := globalFlag(g)
+		if !ok {
+			continue
+		}
+		for _, a := range rest {
+			if other, _, ok := globalFlag(a); ok && other == name {
+				return usagef("--%s is given twice, before and after the command; give it once", name)
+			}
+		}
 	}
 	// The command's own parser takes flags anywhere among its arguments.
 	err := info.new(m).Run(ctx, append(rest, globals...))
@@ -219,7 +233,7 @@ func (m *Main) printCommandHelp(w io.Writer, name string, fs *flag.FlagSet) {
 		case f.Name == "db":
 			fmt.Fprint(w, " (default: $LOCALAUTH_DB, else localauth.db)")
 		case f.Name == "schema":
-			fmt.Fprint(w, " (default: $LOCALAUTH_SCHEMA, else localauth)")
+			fmt.Fprint(w, " (default: $LOCALAUTH_SCHEMA, else a search_path in the URL, else where an earlier version's tables are, else localauth)")
 		case f.DefValue != "" && f.DefValue != "false":
 			fmt.Fprintf(w, " (default %s)", f.DefValue)
 		}
@@ -236,7 +250,7 @@ func (m *Main) flagSet(name string) (*flag.FlagSet, *string) {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	db := fs.String("db", m.envOr("LOCALAUTH_DB", "localauth.db"), "`path` of a SQLite file, or a PostgreSQL URL or connection string")
-	fs.StringVar(&m.schema, "schema", m.envOr("LOCALAUTH_SCHEMA", pgstore.DefaultSchema), "PostgreSQL only: the `schema` of the store's tables, created if missing")
+	fs.StringVar(&m.schema, "schema", m.Getenv("LOCALAUTH_SCHEMA"), "PostgreSQL only: the `schema` of the store's tables, created if missing")
 	if name == "migrate" || groups[strings.Fields(name)[0]] {
 		m.logFormat = "text"
 		fs.Func("log-format", "audit records on standard error as `text` or json (default text)", func(v string) error {
@@ -333,8 +347,8 @@ func (m *Main) openStoreMetrics(ctx context.Context, db string, metrics localaut
 		return nil, nil, usagef("--db is empty")
 	}
 	if isPostgres(db) {
-		if scheme, rest, ok := strings.Cut(db, "://"); ok {
-			db = strings.ToLower(scheme) + "://" + rest // pgx knows only lower-case schemes
+		if p := pgScheme(db); p != "" {
+			db = strings.ToLower(p) + db[len(p):] // pgx knows only lower-case schemes
 		}
 		st, err := pgstore.Open(ctx, db, pgstore.Options{Metrics: metrics, Schema: m.schema})
 		if err != nil {
@@ -348,29 +362,33 @@ func (m *Main) openStoreMetrics(ctx context.Context, db string, metrics localaut
 	}
 	st, err := sqlitestore.Open(ctx, db, sqlitestore.Options{})
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening database %s: %w", db, err)
+		return nil, nil, fmt.Errorf("opening database %s: %w", redactDSN(db), err)
 	}
 	return st, func() { st.Close() }, nil
 }
 
 // isPostgres reports whether a --db value names a PostgreSQL database: a
 // postgres:// or postgresql:// URL in any case, or a keyword/value
-// connection string such as "host=localhost dbname=app".
+// connection string such as "host=localhost dbname=app" (any of libpq's
+// connection keywords, spaces around "=" allowed).
 func isPostgres(db string) bool {
-	lower := strings.ToLower(db)
-	if strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://") {
+	if pgScheme(db) != "" {
 		return true
 	}
-	for _, field := range strings.Fields(lower) {
-		key, _, ok := strings.Cut(field, "=")
-		switch {
-		case !ok:
-			return false
-		case key == "host" || key == "dbname" || key == "user" || key == "port" || key == "sslmode":
-			return true
+	return !strings.Contains(db, "://") && pgKeywordRE.MatchString(db)
+}
+
+var pgKeywordRE = regexp.MustCompile(`(?:^|\s)(?:host|hostaddr|port|dbname|user|password|passfile|service|sslmode|sslrootcert|connect_timeout|application_name|options|target_session_attrs)\s*=`)
+
+// pgScheme returns the postgres:// or postgresql:// prefix of db, in the
+// case it was typed, or "".
+func pgScheme(db string) string {
+	for _, p := range []string{"postgres://", "postgresql://"} {
+		if len(db) >= len(p) && strings.EqualFold(db[:len(p)], p) {
+			return db[:len(p)]
 		}
 	}
-	return false
+	return ""
 }
 
 // checkDB explains a SQLite path that cannot be right before anything is
@@ -384,12 +402,13 @@ func checkDB(db string, create bool) error {
 		return nil
 	}
 	if !create {
-		return fmt.Errorf("no database at %s (create it with 'localauth migrate --db %s')", db, db)
+		shown := redactDSN(db)
+		return fmt.Errorf("no database at %s (create it with 'localauth migrate --db %s')", shown, shown)
 	}
 	// sqlitestore creates one missing directory level; more is a mistake.
 	parent := filepath.Dir(filepath.Dir(db))
 	if _, err := os.Stat(parent); err != nil {
-		return fmt.Errorf("no directory %s to create the database %s in", parent, db)
+		return fmt.Errorf("no directory %s to create the database %s in", redactDSN(parent), redactDSN(db))
 	}
 	return nil
 }

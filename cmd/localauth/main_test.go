@@ -373,6 +373,10 @@ func TestCLIHelpAndGlobalFlags(t *testing.T) {
 		t.Errorf("user create under two missing directories: %v", err)
 	}
 
+	// --db given twice is refused rather than one of them ignored.
+	if _, _, err := c.Run("", "--db", "a.db", "user", "list", "--db", "b.db"); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("--db twice: %v", err)
+	}
 	// --db before the command, before the subcommand, after it: one database.
 	other := filepath.Join(t.TempDir(), "other.db")
 	c.MustRun(pw, "--db", other, "user", "create", "carol", "--password-stdin")
@@ -404,5 +408,38 @@ func TestCLIAuditFormat(t *testing.T) {
 	}
 	if strings.Contains(text+js, "correct horse") {
 		t.Fatal("an audit record holds the password")
+	}
+}
+
+// Database names are printed without their passwords, and told apart
+// right: a PostgreSQL connection string is never taken for a file name.
+func TestDatabaseNamesAndPasswords(t *testing.T) {
+	for _, tc := range []struct {
+		db, shown string
+		pg        bool
+	}{
+		{"postgres://u:hunter2@db/app", "postgres://u:xxxxx@db/app", true},
+		{"POSTGRESQL://u:hunter2@db/app", "postgresql://u:xxxxx@db/app", true},
+		{"postgres://u@db/app?password=hunter2&sslmode=disable", "postgres://u@db/app?password=xxxxx&sslmode=disable", true},
+		{"host=db user=u password=hunter2 dbname=app", "host=db user=u password=xxxxx dbname=app", true},
+		{"password='a b hunter2' host=db", "password=xxxxx host=db", true},
+		{"dbname = app", "dbname = app", true},
+		{"service=prod", "service=prod", true},
+		{"postgress://u:hunter2@db/app", "postgress://u:xxxxx@db/app", false},
+		{"localauth.db", "localauth.db", false},
+		{"data/x.db?mode=ro", "data/x.db?mode=ro", false},
+	} {
+		if got := isPostgres(tc.db); got != tc.pg {
+			t.Errorf("isPostgres(%q) = %v", tc.db, got)
+		}
+		if got := redactDSN(tc.db); got != tc.shown || strings.Contains(got, "hunter2") {
+			t.Errorf("redactDSN(%q) = %q, want %q", tc.db, got, tc.shown)
+		}
+	}
+	// A mistyped URL is refused as a missing file, password hidden.
+	c := NewCLI(t)
+	_, _, err := c.Run("", "user", "list", "--db", "postgress://u:hunter2@db/app")
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("a mistyped URL: %v", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 
 	"github.com/localauth/localauth/sqlitestore"
 )
@@ -15,7 +14,7 @@ import (
 // created private; this catches those an older version or another tool
 // left readable.
 func warnPermissive(w io.Writer, db string) {
-	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+	if isPostgres(db) {
 		return
 	}
 	files := sqlitestore.PermissiveFiles(db)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	neturl "net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -203,17 +204,26 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// redactDSN hides the password of a database URL, for printing.
+// redactDSN hides the password of a database URL or connection string,
+// for printing: in the user information and in a password= query parameter
+// of a URL, and in a password keyword of a keyword/value string.
 func redactDSN(db string) string {
-	u, err := neturl.Parse(db)
-	if err != nil || u.Scheme == "" || u.User == nil {
-		return db
+	if u, err := neturl.Parse(db); err == nil && u.Scheme != "" && strings.Contains(db, "://") {
+		if u.User != nil {
+			if _, ok := u.User.Password(); ok {
+				u.User = neturl.UserPassword(u.User.Username(), "xxxxx")
+			}
+		}
+		if q := u.Query(); q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = neturl.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
+	return passwordKeywordRE.ReplaceAllString(db, "${1}xxxxx")
 }
+
+var passwordKeywordRE = regexp.MustCompile(`((?:^|\s)password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
 
 // splitList splits a comma-separated list, dropping empty items.
 func splitList(s string) []string {

@@ -108,6 +108,7 @@ var loginPage = template.Must(template.New("login").Funcs(funcs).Parse(`<!doctyp
   <input type="hidden" name="methods" value="{{join .Methods ","}}">
   <label for="code">Code from your authenticator app</label>
   <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required>
+  <p><a href="/login?next={{.Next}}">Start over</a> if the code keeps failing.</p>
 {{else}}
   <label for="username">Username</label>
   <input id="username" name="username" value="{{.Username}}" autocomplete="username" required>
