@@ -62,6 +62,13 @@ type Options struct {
 	// application's own tables of the same names.
 	Schema string
 
+	// Existing asks for a store that was made before: Open refuses a
+	// schema that does not hold the store's tables, with ErrNoStore,
+	// instead of creating them. Administrative commands that read or
+	// change users set it, so that a mistyped schema creates nothing.
+	// Pending migrations still run.
+	Existing bool
+
 	// Logger receives the revocation listener's failures and reconnects.
 	// Default slog.Default().
 	Logger *slog.Logger
@@ -71,6 +78,10 @@ type Options struct {
 	// Service's Config.Metrics.
 	Metrics localauth.Metrics
 }
+
+// ErrNoStore is returned by Open with Options.Existing when the schema
+// does not hold the store's tables.
+var ErrNoStore = errors.New("pgstore: no localauth store here")
 
 // DefaultSchema is the schema of Options.Schema's default.
 const DefaultSchema = "localauth"
@@ -196,6 +207,17 @@ func OpenPool(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, er
 
 func open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
 	s := &Store{pool: pool, timeout: opts.QueryTimeout, resync: opts.ResyncInterval, schema: opts.Schema, log: opts.Logger, metrics: opts.Metrics}
+	if opts.Existing {
+		qctx, cancel := s.ctx(ctx)
+		defer cancel()
+		v, err := layoutVersion(qctx, pool, s.schema)
+		if err != nil {
+			return nil, err
+		}
+		if v == 0 {
+			return nil, fmt.Errorf("%w: schema %s holds no users", ErrNoStore, s.schema)
+		}
+	}
 	if err := s.ensureSchema(ctx); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -250,4 +251,29 @@ func TestOpenPool(t *testing.T) {
 	if _, err := pgstore.Open(ctx, dsn, pgstore.Options{Schema: "Bad-Name"}); err == nil {
 		t.Fatal("a schema name that needs quoting was accepted")
 	}
+}
+
+// Options.Existing refuses a schema without the store's tables and creates
+// nothing; it opens one that has them.
+func TestExistingStoreRequired(t *testing.T) {
+	dsn, conn := freshDatabase(t)
+	ctx := context.Background()
+	if _, err := pgstore.Open(ctx, dsn, pgstore.Options{Schema: "nothing_here", Existing: true}); !errors.Is(err, pgstore.ErrNoStore) {
+		t.Fatalf("Existing on an empty schema: %v, want ErrNoStore", err)
+	}
+	var exists bool
+	conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'nothing_here')`).Scan(&exists)
+	if exists {
+		t.Fatal("a refused Open created the schema")
+	}
+	st, err := pgstore.Open(ctx, dsn, pgstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	again, err := pgstore.Open(ctx, dsn, pgstore.Options{Existing: true})
+	if err != nil {
+		t.Fatalf("Existing on a made store: %v", err)
+	}
+	again.Close()
 }

@@ -315,7 +315,7 @@ func (m *Main) openEnv(ctx context.Context, db string, create bool) (*env, error
 	if err := checkDB(db, create); err != nil {
 		return nil, err
 	}
-	st, closeStore, err := m.openStore(ctx, db)
+	st, closeStore, err := m.openStoreMetrics(ctx, db, nil, !create)
 	if err != nil {
 		return nil, err
 	}
@@ -337,12 +337,14 @@ func (m *Main) openEnv(ctx context.Context, db string, create bool) (*env, error
 
 // openStore opens the store a --db value names.
 func (m *Main) openStore(ctx context.Context, db string) (localauth.Store, func(), error) {
-	return m.openStoreMetrics(ctx, db, nil)
+	return m.openStoreMetrics(ctx, db, nil, false)
 }
 
 // openStoreMetrics is openStore with the metrics a PostgreSQL store reports
 // (the revocation delay between instances); m may be nil.
-func (m *Main) openStoreMetrics(ctx context.Context, db string, metrics localauth.Metrics) (localauth.Store, func(), error) {
+// existing refuses a PostgreSQL schema without the store's tables, as a
+// missing SQLite file is refused, instead of making an empty store.
+func (m *Main) openStoreMetrics(ctx context.Context, db string, metrics localauth.Metrics, existing bool) (localauth.Store, func(), error) {
 	if db == "" {
 		return nil, nil, usagef("--db is empty")
 	}
@@ -350,7 +352,11 @@ func (m *Main) openStoreMetrics(ctx context.Context, db string, metrics localaut
 		if p := pgScheme(db); p != "" {
 			db = strings.ToLower(p) + db[len(p):] // pgx knows only lower-case schemes
 		}
-		st, err := pgstore.Open(ctx, db, pgstore.Options{Metrics: metrics, Schema: m.schema})
+		st, err := pgstore.Open(ctx, db, pgstore.Options{Metrics: metrics, Schema: m.schema, Existing: existing})
+		if errors.Is(err, pgstore.ErrNoStore) {
+			// "no localauth store here: schema X holds no users"
+			return nil, nil, fmt.Errorf("%s; create it with 'localauth migrate', or name the right schema with --schema", strings.TrimPrefix(err.Error(), "pgstore: "))
+		}
 		if err != nil {
 			// The URL may hold a password: name only the kind of database.
 			return nil, nil, fmt.Errorf("opening the PostgreSQL database: %w", err)

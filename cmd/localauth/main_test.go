@@ -328,6 +328,17 @@ func TestCLIOnPostgres(t *testing.T) {
 	if _, _, err := c.Run("", "user", "list", "--schema", "Tenant-B"); err == nil || !strings.Contains(err.Error(), "lower-case") {
 		t.Fatalf("--schema Tenant-B: %v", err)
 	}
+	// A mistyped schema is refused by the commands that read users, and
+	// nothing is created.
+	if _, _, err := c.Run("", "user", "list", "--schema", "tenant_typo"); err == nil || !strings.Contains(err.Error(), "schema tenant_typo holds no users") {
+		t.Fatalf("user list in a missing schema: %v", err)
+	}
+	if _, _, err := c.Run("", "user", "disable", "bob", "--schema", "tenant_typo"); err == nil {
+		t.Fatal("user disable in a missing schema succeeded")
+	}
+	if out := c.MustRun("", "user", "list", "--schema", "tenant_b"); !strings.Contains(out, "bob") {
+		t.Fatalf("the existing schema after the refusals: %q", out)
+	}
 }
 
 // Help is asked for in every usual way and always exits 0; global flags

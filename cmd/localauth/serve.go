@@ -97,7 +97,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		}
 		defer metrics.Close()
 	}
-	st, closeStore, err := c.m.openStoreMetrics(ctx, *db, metrics.Hook())
+	st, closeStore, err := c.m.openStoreMetrics(ctx, *db, metrics.Hook(), false)
 	if err != nil {
 		return err
 	}
