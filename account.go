@@ -193,7 +193,7 @@ func (s *Service) EndSession(ctx context.Context, token Token, id string) error 
 	}
 	s.revoked(Revocation{UserID: user.ID, TokenHash: ended.TokenHash})
 	s.audit(ctx, slog.LevelInfo, EventLogout, user.Username, "success",
-		slog.Int64("user_id", user.ID), slog.String("session", ended.TokenHash.String()), slog.String("by", "owner"))
+		slog.Int64("user_id", user.ID), slog.String("session", ended.PublicID), slog.String("session_hash", ended.TokenHash.String()), slog.String("by", "owner"))
 	return nil
 }
 
@@ -313,6 +313,6 @@ func (s *Service) RevokeSession(ctx context.Context, id string) error {
 		return s.unavailable(ctx, "revoke session", err)
 	}
 	s.revoked(Revocation{UserID: ended.UserID, TokenHash: ended.TokenHash})
-	s.adminAudit(ctx, "revoke_session", ended.UserID, slog.String("session", ended.TokenHash.String()), slog.Int("sessions_ended", 1))
+	s.adminAudit(ctx, "revoke_session", ended.UserID, slog.String("session", ended.PublicID), slog.String("session_hash", ended.TokenHash.String()), slog.Int("sessions_ended", 1))
 	return nil
 }

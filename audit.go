@@ -55,7 +55,12 @@ const (
 // audit writes one structured record: what happened, to which account, from
 // where, with what outcome, at what time (UTC). Values go through slog's
 // handlers, which quote or escape newlines, so a username cannot forge a
-// line. Callers never pass a password or a token.
+// line. Callers never pass a password or a token. A session is named by
+// "session", its public id (what the user's list of sessions, `session
+// list` and `session revoke --id` show), where the record knows it, and by
+// "session_hash", the first 8 bytes of its token's SHA-256, in every record
+// about it: a logout knows only the latter, so the two tie a logout to its
+// login.
 func (s *Service) audit(ctx context.Context, level slog.Level, event, user, outcome string, attrs ...slog.Attr) {
 	s.count(event, outcome, attrs)
 	if !s.log.Enabled(ctx, level) {

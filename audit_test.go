@@ -108,3 +108,39 @@ func TestAuditLogInjection(t *testing.T) {
 		t.Fatalf("the newline was not escaped: %q", lines[0])
 	}
 }
+
+// Audit records name a session by the id its user and the admin see, and
+// by a token-hash prefix that ties its logout to its login.
+func TestAuditNamesSessions(t *testing.T) {
+	e := MustEnv(t)
+	e.MustRegister(t, "alice", goodPW)
+	r := e.MustLogin(t, "alice", goodPW)
+	if err := e.Svc.Logout(ctx, r.Token); err != nil {
+		t.Fatal(err)
+	}
+	var login, logout map[string]any
+	for _, line := range strings.Split(e.Log.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			continue
+		}
+		switch {
+		case rec["event"] == "login" && rec["outcome"] == "success":
+			login = rec
+		case rec["event"] == "logout":
+			logout = rec
+		}
+	}
+	if login == nil || logout == nil {
+		t.Fatalf("no login and logout records in %s", e.Log)
+	}
+	if login["session"] != r.Session.PublicID || login["session"] == "" {
+		t.Errorf("login record names session %v, want the public id %q", login["session"], r.Session.PublicID)
+	}
+	if h := r.Session.TokenHash.String(); login["session_hash"] != h || logout["session_hash"] != h {
+		t.Errorf("session_hash: login %v, logout %v, want %q", login["session_hash"], logout["session_hash"], h)
+	}
+	if strings.Contains(e.Log.String(), string(r.Token)) {
+		t.Error("the token is in the log")
+	}
+}

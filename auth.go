@@ -301,7 +301,7 @@ func (s *Service) Login(ctx context.Context, username, password string, opts ...
 		s.log.Warn("localauth: remembering a device failed", "user_id", user.ID, "err", err)
 	}
 	s.audit(ctx, slog.LevelInfo, EventLogin, who, "success",
-		slog.Int64("user_id", user.ID), slog.String("session", res.Session.TokenHash.String()),
+		slog.Int64("user_id", user.ID), slog.String("session", res.Session.PublicID), slog.String("session_hash", res.Session.TokenHash.String()),
 		slog.Bool("trusted_device", trusted))
 	s.capSessions(ctx, user)
 	return res, nil
@@ -371,7 +371,7 @@ func (s *Service) capSessions(ctx context.Context, u User) {
 	for _, h := range trimmed {
 		s.revoked(Revocation{UserID: u.ID, TokenHash: h})
 		s.audit(ctx, slog.LevelInfo, EventLogout, u.Username, "session_cap",
-			slog.Int64("user_id", u.ID), slog.String("session", h.String()))
+			slog.Int64("user_id", u.ID), slog.String("session_hash", h.String()))
 	}
 }
 
@@ -487,7 +487,7 @@ func (s *Service) Logout(ctx context.Context, token Token) error {
 	}
 	s.revoked(Revocation{UserID: userID, TokenHash: h})
 	s.audit(ctx, slog.LevelInfo, EventLogout, s.usernameOf(ctx, userID), "success",
-		slog.Int64("user_id", userID), slog.String("session", h.String()))
+		slog.Int64("user_id", userID), slog.String("session_hash", h.String()))
 	return nil
 }
 

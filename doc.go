@@ -2,6 +2,12 @@
 // web applications: users, sessions, password policy, hashing and throttling
 // behind one [Service], over any [Store].
 //
+// To start: open a store (sqlitestore.Open, or pgstore.Open for several
+// instances), build a Service over it with New and a zero Config (safe
+// defaults), and serve it: package web gives net/http a JSON API, an HTML
+// login form and route guards (see its example, and examples/serverside
+// for a whole program); package liveauth gives live pages their login.
+//
 // The package is the vocabulary of the system. It imports no database, web or
 // websocket code: stores live in their own packages (sqlitestore, pgstore),
 // transports in theirs (web for net/http, live for websocket pages), and only
@@ -50,5 +56,5 @@
 // are accepted once, secrets are sealed under [Config.SecretKey]. The
 // protocols themselves need libraries this package does not import, so they
 // sit behind [TOTPVerifier] and [PasskeyVerifier], which package mfa
-// implements; see factors.go.
+// implements.
 package localauth

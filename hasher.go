@@ -96,7 +96,7 @@ func (h BcryptHasher) validate(allowWeak bool) error {
 		return fmt.Errorf("localauth: bcrypt cost %d is outside %d..%d", c, bcrypt.MinCost, bcrypt.MaxCost)
 	}
 	if c < MinBcryptCost && !allowWeak {
-		return fmt.Errorf("localauth: bcrypt cost %d is below the minimum of %d (set AllowWeakCost only in tests)", c, MinBcryptCost)
+		return fmt.Errorf("localauth: bcrypt cost %d is below the minimum of %d (Config.AllowWeakCost lowers it, for tests only)", c, MinBcryptCost)
 	}
 	return nil
 }

@@ -237,7 +237,7 @@ func (s *Service) PasskeyLogin(ctx context.Context, response []byte, opt LoginOp
 		s.log.Warn("localauth: remembering a device failed", "user_id", user.ID, "err", err)
 	}
 	s.audit(ctx, slog.LevelInfo, EventLogin, user.Username, "success",
-		slog.Int64("user_id", user.ID), slog.String("session", res.Session.TokenHash.String()),
+		slog.Int64("user_id", user.ID), slog.String("session", res.Session.PublicID), slog.String("session_hash", res.Session.TokenHash.String()),
 		slog.String("method", MethodPasskey))
 	s.capSessions(ctx, user.User)
 	return res, nil

@@ -214,7 +214,7 @@ func (s *Service) CompleteLogin(ctx context.Context, token Token, answer SecondF
 		s.log.Warn("localauth: remembering a device failed", "user_id", user.ID, "err", err)
 	}
 	s.audit(ctx, slog.LevelInfo, EventLogin, user.Username, "success",
-		slog.Int64("user_id", user.ID), slog.String("session", res.Session.TokenHash.String()),
+		slog.Int64("user_id", user.ID), slog.String("session", res.Session.PublicID), slog.String("session_hash", res.Session.TokenHash.String()),
 		slog.String("second_factor", method))
 	s.capSessions(ctx, user)
 	return res, nil

@@ -1,6 +1,6 @@
 // Package live keeps each browser tab's state on the server and syncs it to
-// the page over a websocket, in the manner of the Python framework the
-// localauth demo was first written for.
+// the page over a websocket: the page is static HTML with data- bindings,
+// and everything that changes is computed on the server.
 //
 // An App holds typed per-tab state (substates: structs registered with
 // State), computed values with declared dependencies (Computed), public event

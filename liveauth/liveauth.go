@@ -5,12 +5,13 @@
 // registration pages an app can mount as they are or restyle.
 //
 //	app := live.New(live.Config{})
-//	auth := liveauth.Mount(app, svc, liveauth.Options{})
+//	liveauth.Mount(app, svc, liveauth.Options{})
 //	app.Page("/protected", "Protected", liveauth.RequireLogin(`<h1 data-text="auth.authenticated_user.display_name"></h1>`))
 //
 // Every page of a live app is public. RequireLogin only moves people to and
 // from the login page; private data must come from state computed on the
-// server after checking auth.authenticated_user (see Auth.User).
+// server from the user the server authenticated (see User, and the
+// package's example).
 package liveauth
 
 import (

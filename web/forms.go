@@ -183,8 +183,9 @@ func (a *Auth) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// LogoutHandler ends the request's session on POST, clears its cookie and
-// answers 303 to the form's validated "next" ("/" by default). Logging out
+// LogoutHandler ends the request's session on POST (a urlencoded form, or
+// no body at all), clears its cookie and answers 303 to the form's
+// validated "next" ("/" by default). Logging out
 // without a session, or with one that already ended, is the same success.
 // Cross-origin POSTs are refused with 403, so no other site can log a user
 // out.
@@ -195,8 +196,12 @@ func (a *Auth) LogoutHandler() http.Handler {
 			http.Error(w, "Method not allowed.", http.StatusMethodNotAllowed)
 			return
 		}
-		if !a.parseForm(w, r) {
-			return
+		// A form posts its fields; a script or a bare button may post
+		// nothing at all, which is as good a logout.
+		if r.ContentLength != 0 || r.Header.Get("Content-Type") != "" {
+			if !a.parseForm(w, r) {
+				return
+			}
 		}
 		if tok := a.Token(r); tok != "" {
 			if err := a.svc.Logout(a.Context(r), tok); err != nil && !errors.Is(err, localauth.ErrInvalidSession) {

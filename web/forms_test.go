@@ -118,12 +118,26 @@ func TestLoginForm(t *testing.T) {
 	if r := do(t, c, "GET", srv.URL+"/form-logout", "", ""); r.status != 405 {
 		t.Fatalf("GET logout: %d", r.status)
 	}
+	if r := do(t, c, "POST", srv.URL+"/form-logout", "application/json", `{}`); r.status != 415 {
+		t.Fatalf("logout with a JSON body: %d", r.status)
+	}
 	r, _ = postForm(t, c, srv.URL+"/form-logout", url.Values{"next": {"https://evil.example/"}})
 	if r.status != 303 || r.header.Get("Location") != "/" {
 		t.Fatalf("logout: %d %s", r.status, r.header.Get("Location"))
 	}
 	if r := do(t, c, "GET", srv.URL+"/api/private", "", ""); r.status != 401 {
 		t.Fatalf("after logout: %d", r.status)
+	}
+	// A bodiless POST logs out too.
+	postForm(t, c, srv.URL+"/form-login", url.Values{"username": {"alice"}, "password": {pw}})
+	if r := do(t, c, "GET", srv.URL+"/api/private", "", ""); r.status != 200 {
+		t.Fatalf("signed in again: %d", r.status)
+	}
+	if r := do(t, c, "POST", srv.URL+"/form-logout", "", ""); r.status != 303 {
+		t.Fatalf("bodiless logout: %d %s", r.status, r.raw)
+	}
+	if r := do(t, c, "GET", srv.URL+"/api/private", "", ""); r.status != 401 {
+		t.Fatalf("after a bodiless logout: %d", r.status)
 	}
 }
 
