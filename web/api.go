@@ -360,23 +360,41 @@ var status = map[string]int{
 // fail answers a Service error. Internal and store errors are logged with
 // their cause; the client sees only the generic message.
 func (a *Auth) fail(w http.ResponseWriter, r *http.Request, err error) {
-	code, msg, retry := localauth.Public(err)
-	st := status[code]
-	if st >= 500 && code != localauth.CodeBusy {
-		a.log.Error("web: request failed", "path", r.URL.Path, "err", err)
-		if code == localauth.CodeUnavailable {
-			retry = 5 * time.Second
-		}
-	}
-	if code == localauth.CodeUnauthenticated && a.Token(r) != "" {
+	f := a.failure(r, err)
+	if f.code == localauth.CodeUnauthenticated && a.Token(r) != "" {
 		a.ClearSessionCookie(w, r)
+	}
+	if f.field != "" {
+		writeJSON(w, f.status, map[string]string{"error": f.code, "message": f.msg, "field": f.field})
+		return
+	}
+	writeError(w, f.status, f.code, f.msg, f.retry)
+}
+
+// failed is a Service error as every transport of this package answers it.
+type failed struct {
+	status           int
+	code, msg, field string
+	retry            time.Duration
+}
+
+// failure maps a Service error to its answer, the same for the JSON API
+// and the login form, and logs the cause of a server-side failure (a busy
+// queue is not one).
+func (a *Auth) failure(r *http.Request, err error) failed {
+	code, msg, retry := localauth.Public(err)
+	f := failed{status: status[code], code: code, msg: msg, retry: retry}
+	if f.status >= 500 && code != localauth.CodeBusy {
+		a.log.Error("web: request failed", "path", r.URL.Path, "err", err)
+	}
+	if code == localauth.CodeUnavailable {
+		f.retry = 5 * time.Second
 	}
 	var pe *localauth.PolicyError
 	if errors.As(err, &pe) {
-		writeJSON(w, st, map[string]string{"error": code, "message": msg, "field": pe.Field})
-		return
+		f.field = pe.Field
 	}
-	writeError(w, st, code, msg, retry)
+	return f
 }
 
 func writeError(w http.ResponseWriter, st int, code, msg string, retry time.Duration) {

@@ -146,20 +146,9 @@ func formMethods(v string) []string {
 // formFailed renders the form again for a Service error, with the status
 // the API gives it.
 func (a *Auth) formFailed(w http.ResponseWriter, r *http.Request, err error, f LoginForm, show func(http.ResponseWriter, *http.Request, int, LoginForm)) {
-	code, msg, retry := localauth.Public(err)
-	st := status[code]
-	if st >= 500 && code != localauth.CodeBusy {
-		a.log.Error("web: login form failed", "path", r.URL.Path, "err", err)
-	}
-	if code == localauth.CodeUnavailable {
-		retry = 5 * time.Second
-	}
-	f.Error, f.Code, f.RetryAfter = msg, code, retry
-	var pe *localauth.PolicyError
-	if errors.As(err, &pe) {
-		f.Field = pe.Field
-	}
-	show(w, r, st, f)
+	fl := a.failure(r, err)
+	f.Error, f.Code, f.Field, f.RetryAfter = fl.msg, fl.code, fl.field, fl.retry
+	show(w, r, fl.status, f)
 }
 
 // parseForm reads a urlencoded form body of at most MaxBodyBytes; anything
