@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/localauth/localauth/internal/testkit"
 )
 
 // The attacks on guessing protection, replayed from outside against
@@ -36,7 +38,7 @@ func onBothStores(t *testing.T, fn func(t *testing.T, target *abuseTarget), args
 		fn(t, &abuseTarget{servers: []*Server{StartServer(t, args...)}})
 	})
 	t.Run("postgres", func(t *testing.T) {
-		db := NeedPostgres(t)
+		db := testkit.FreshDatabase(t)
 		a := append([]string{"--db", db.String()}, args...)
 		fn(t, &abuseTarget{servers: []*Server{StartServer(t, a...), StartServer(t, a...)}})
 	})

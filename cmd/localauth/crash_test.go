@@ -45,7 +45,7 @@ func TestKillNineDuringWrites(t *testing.T) {
 		crashLoops(t, db, func() { checkSQLite(t, db) })
 	})
 	t.Run("postgres", func(t *testing.T) {
-		u := NeedPostgres(t)
+		u := testkit.FreshDatabase(t)
 		// The child inherits the environment: a PostgreSQL server needs
 		// the key that seals second factors there.
 		t.Setenv(secretKeyEnv, testSecretKey)

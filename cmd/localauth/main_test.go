@@ -285,7 +285,7 @@ func TestMigrateVersionHelp(t *testing.T) {
 // Every command works on PostgreSQL too (LOCALAUTH_TEST_POSTGRES).
 func TestCLIOnPostgres(t *testing.T) {
 	// A database of its own: the CLI migrates and uses the public schema.
-	u := NeedPostgres(t)
+	u := testkit.FreshDatabase(t)
 	c := &CLI{tb: t, db: u.String()}
 	c.MustRun(pw, "user", "create", "alice", "--password-stdin")
 	if _, _, err := c.Run(pw, "user", "create", "ALICE", "--password-stdin"); err == nil || !strings.Contains(err.Error(), "already exists") {

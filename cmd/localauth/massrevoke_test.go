@@ -19,6 +19,8 @@ import (
 
 	"github.com/localauth/localauth"
 	"github.com/localauth/localauth/pgstore"
+
+	"github.com/localauth/localauth/internal/testkit"
 )
 
 // envInt reads a test size from the environment, or returns def.
@@ -88,7 +90,7 @@ func dialFrom(t *testing.T, srv *Server, src net.IP, tok, name string, user int)
 // tab is pushed out. Sizes: LOCALAUTH_MASS_USERS (default 24) and
 // LOCALAUTH_MASS_TABS per user (default 4); the replay is 100 × 10.
 func TestMassDisableAcrossInstances(t *testing.T) {
-	db := NeedPostgres(t)
+	db := testkit.FreshDatabase(t)
 	users, tabsPer := envInt("LOCALAUTH_MASS_USERS", 24), envInt("LOCALAUTH_MASS_TABS", 4)
 	const instances = 4
 	var servers []*Server

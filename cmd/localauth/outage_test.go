@@ -9,6 +9,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/localauth/localauth/internal/faultproxy"
+
+	"github.com/localauth/localauth/internal/testkit"
 )
 
 // waitLong waits up to d for a JavaScript condition: database outages and
@@ -30,7 +32,7 @@ func waitLong(t *Tab, cond, what string, d time.Duration) {
 // without a reload, in both token storages.
 func TestBrowserTabRecoversAfterDatabaseOutage(t *testing.T) {
 	NeedBrowser(t)
-	db := NeedPostgres(t)
+	db := testkit.FreshDatabase(t)
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
 			proxy, err := faultproxy.Start(db.Host)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -13,10 +12,6 @@ import (
 	"github.com/localauth/localauth/internal/faultproxy"
 	"github.com/localauth/localauth/internal/testkit"
 )
-
-// NeedPostgres returns the URL of a fresh database on the server named by
-// LOCALAUTH_TEST_POSTGRES, dropped after the test, or skips.
-func NeedPostgres(tb testing.TB) *url.URL { return testkit.FreshDatabase(tb) }
 
 type apiReply struct {
 	status int
@@ -58,7 +53,7 @@ func bearerToken(t *testing.T, srv *Server, user string) string {
 // included: the tab is pushed to the anonymous state and its private data
 // cleared. The delay is measured over many logouts.
 func TestTwoServersOneDatabase(t *testing.T) {
-	db := NeedPostgres(t)
+	db := testkit.FreshDatabase(t)
 	// 200 logins from one address: not what the login rate is for.
 	a := StartServer(t, "--db", db.String(), "--logins-per-minute", "1000000")
 	b := StartServer(t, "--db", db.String(), "--logins-per-minute", "1000000")
@@ -129,7 +124,7 @@ func waitStatus(t *testing.T, u, tok string, want int) {
 // generic message, no session is accepted, and service resumes by itself
 // when the database is back.
 func TestDatabaseFault(t *testing.T) {
-	db := NeedPostgres(t)
+	db := testkit.FreshDatabase(t)
 	proxy, err := faultproxy.Start(db.Host)
 	if err != nil {
 		t.Fatal(err)
