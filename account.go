@@ -221,8 +221,8 @@ func (s *Service) EndOtherSessions(ctx context.Context, token Token) (int, error
 // account. It is throttled as a password change is (per session and per
 // client address) and takes a hashing slot.
 //
-// Errors: ErrInvalidCredentials; a *RateLimitError; a *BusyError;
-// ErrInvalidSession; ErrUnavailable.
+// Errors: ErrWrongPassword (which is ErrInvalidCredentials too); a
+// *RateLimitError; a *BusyError; ErrInvalidSession; ErrUnavailable.
 func (s *Service) Reauth(ctx context.Context, token Token, password string) error {
 	cur, user, err := s.currentSession(ctx, token)
 	if err != nil {
@@ -275,7 +275,7 @@ func (s *Service) checkCurrentPassword(ctx context.Context, sess Session, user U
 	}
 	if !ok {
 		s.audit(ctx, slog.LevelWarn, EventPasswordCheck, user.Username, "bad_password", slog.String("for", what))
-		return ErrInvalidCredentials
+		return ErrWrongPassword
 	}
 	s.throttle.giveBack(ctx, sessKey, client)
 	return nil

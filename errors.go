@@ -15,6 +15,12 @@ var (
 	// tells which of the two was wrong.
 	ErrInvalidCredentials = errors.New("localauth: invalid credentials")
 
+	// ErrWrongPassword is what a signed-in user gets for a wrong current
+	// password (Reauth, ChangePassword): the user is known, so the answer
+	// may say the password was wrong. It wraps ErrInvalidCredentials, so
+	// callers that branch on that need no change.
+	ErrWrongPassword = fmt.Errorf("%w: wrong current password", ErrInvalidCredentials)
+
 	// ErrAccountDisabled is returned by Login for a disabled account, and only
 	// after the password was verified.
 	ErrAccountDisabled = errors.New("localauth: account disabled")

@@ -35,6 +35,7 @@ const (
 // API): unknown user and wrong password share one.
 const (
 	MsgInvalidCredentials = "There was a problem logging in, please try again."
+	MsgWrongPassword      = "That is not your current password. Please try again."
 	MsgAccountDisabled    = "This account is disabled."
 	MsgUnavailable        = "The service is unavailable right now. Please try again in a moment."
 	MsgBusy               = "The server is busy. Please try again in a moment."
@@ -56,6 +57,8 @@ func Public(err error) (code, message string, retryAfter time.Duration) {
 	switch {
 	case err == nil:
 		return "", "", 0
+	case errors.Is(err, ErrWrongPassword):
+		return CodeInvalidCredentials, MsgWrongPassword, 0
 	case errors.Is(err, ErrInvalidCredentials):
 		return CodeInvalidCredentials, MsgInvalidCredentials, 0
 	case errors.Is(err, ErrAccountDisabled):
@@ -101,6 +104,21 @@ func Public(err error) (code, message string, retryAfter time.Duration) {
 	default:
 		return CodeInternal, MsgInternal, 0
 	}
+}
+
+// PublicUsernameTaken describes a registration refused because the name
+// is taken (ErrUserExists) or looks like a taken one
+// (ErrUsernameConfusable), naming the name as it was typed, for a form or a
+// terminal where the person sees what they typed; ok is false for any other
+// error. The words are Public's, with the name.
+func PublicUsernameTaken(err error, username string) (message string, ok bool) {
+	switch {
+	case errors.Is(err, ErrUsernameConfusable):
+		return fmt.Sprintf("Username %s is too similar to one already registered Try a different name.", username), true
+	case errors.Is(err, ErrUserExists):
+		return fmt.Sprintf("Username %s is already registered Try a different name.", username), true
+	}
+	return "", false
 }
 
 // waitText says a wait in whole seconds or minutes.

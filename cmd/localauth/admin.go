@@ -224,7 +224,7 @@ type sessionRow struct {
 func (c *sessionListCmd) Run(ctx context.Context, args []string) error {
 	fs, db := c.m.flagSet("session list")
 	asJSON := fs.Bool("json", false, "print JSON")
-	user := fs.String("user", "", "list only this user's sessions")
+	user := fs.String("user", "", "list only the sessions of the user with this `name` (or give the name as an argument)")
 	pos, err := parse(fs, args, 0, 1)
 	if err != nil {
 		return err

@@ -250,19 +250,34 @@ func (m *Main) flagSet(name string) (*flag.FlagSet, *string) {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	db := fs.String("db", m.envOr("LOCALAUTH_DB", "localauth.db"), "`path` of a SQLite file, or a PostgreSQL URL or connection string")
-	fs.StringVar(&m.schema, "schema", m.Getenv("LOCALAUTH_SCHEMA"), "PostgreSQL only: the `schema` of the store's tables, created if missing")
-	if name == "migrate" || groups[strings.Fields(name)[0]] {
+	schemaHelp := "PostgreSQL only: the `schema` of the store's tables; it must hold them already (make it with 'localauth migrate')"
+	if creates[name] {
+		schemaHelp = "PostgreSQL only: the `schema` of the store's tables, created if missing"
+	}
+	fs.StringVar(&m.schema, "schema", m.Getenv("LOCALAUTH_SCHEMA"), schemaHelp)
+	switch {
+	case name == "serve":
 		m.logFormat = "text"
-		fs.Func("log-format", "audit records on standard error as `text` or json (default text)", func(v string) error {
-			if v != "text" && v != "json" {
-				return fmt.Errorf("%q is neither text nor json", v)
-			}
-			m.logFormat = v
-			return nil
-		})
+		fs.Func("log-format", "the server's log records on standard error as `text` or json (default text)", m.setLogFormat)
+	case name == "migrate" || groups[strings.Fields(name)[0]]:
+		m.logFormat = "text"
+		fs.Func("log-format", "audit records on standard error as `text` or json (default text)", m.setLogFormat)
 		fs.BoolVar(&m.quiet, "quiet", false, "write no audit records; errors are still reported")
 	}
 	return fs, db
+}
+
+// creates names the commands that make a database, or a PostgreSQL schema,
+// that does not exist yet; every other command refuses a missing one.
+var creates = map[string]bool{"serve": true, "migrate": true, "user create": true}
+
+// setLogFormat is --log-format.
+func (m *Main) setLogFormat(v string) error {
+	if v != "text" && v != "json" {
+		return fmt.Errorf("%q is neither text nor json", v)
+	}
+	m.logFormat = v
+	return nil
 }
 
 func (m *Main) envOr(key, def string) string {
@@ -397,12 +412,29 @@ func pgScheme(db string) string {
 	return ""
 }
 
+// urlScheme returns the scheme of a --db value shaped like a URL
+// ("postgress://…", "mysql://…"), or "" for anything else: such a value is a
+// mistyped or unsupported database, never a SQLite file to create.
+func urlScheme(db string) string {
+	scheme, _, ok := strings.Cut(db, "://")
+	if !ok || !urlSchemeRE.MatchString(scheme) {
+		return ""
+	}
+	return scheme
+}
+
+var urlSchemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
+
 // checkDB explains a SQLite path that cannot be right before anything is
 // created: a database that does not exist for a command that only reads or
 // changes one, or a directory that does not exist. PostgreSQL values pass.
 func checkDB(db string, create bool) error {
 	if db == "" || isPostgres(db) {
 		return nil
+	}
+	if scheme := urlScheme(db); scheme != "" {
+		return usagef("--db %s: %q is not a kind of database localauth knows; give a PostgreSQL URL (postgres:// or postgresql://), a connection string (host=… dbname=…) or the path of a SQLite file",
+			redactDSN(db), scheme)
 	}
 	if _, err := os.Stat(db); err == nil {
 		return nil
@@ -473,11 +505,9 @@ func explain(err error, name string) error {
 	switch {
 	case errors.As(err, &pe):
 		return errors.New(strings.TrimSuffix(pe.Message, "."))
-	case errors.Is(err, localauth.ErrUsernameConfusable):
-		return fmt.Errorf("%q looks too much like the name of an existing user (accents, case and look-alike letters from other alphabets are ignored)", name)
-	case errors.Is(err, localauth.ErrUserExists):
-		canonical, _ := localauth.CanonicalUsername(name)
-		return fmt.Errorf("a user named %q already exists (usernames ignore case and width: %q is taken)", name, canonical)
+	case errors.Is(err, localauth.ErrUserExists) || errors.Is(err, localauth.ErrUsernameConfusable):
+		msg, _ := localauth.PublicUsernameTaken(err, name)
+		return errors.New(strings.TrimSuffix(msg, "."))
 	case errors.Is(err, localauth.ErrUnavailable):
 		// An administrator at the terminal may see the cause.
 		var multi interface{ Unwrap() []error }
@@ -532,16 +562,22 @@ func (m *Main) serviceConfig() (localauth.Config, error) {
 	return cfg, nil
 }
 
-// serverLogger writes JSON records to standard error, time in UTC.
+// serverLogger writes the server's records to standard error, time in UTC,
+// all in the one format --log-format chose: text (the default, for a
+// terminal) or JSON (for a log pipeline).
 func (m *Main) serverLogger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{
+	opts := &slog.HandlerOptions{
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) == 0 && a.Key == slog.TimeKey {
 				a.Value = slog.TimeValue(a.Value.Time().UTC())
 			}
 			return a
 		},
-	}))
+	}
+	if m.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(m.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(m.Stderr, opts))
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

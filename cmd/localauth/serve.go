@@ -71,8 +71,12 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	if (*rpID == "") != (*rpOrigins == "") {
 		return usagef("serve: --rp-id and --rp-origin go together")
 	}
-	// Checked before anything starts: a PostgreSQL deployment without its
-	// key must not come up.
+	// Checked before anything starts (a key file beside a mistyped URL
+	// would be made otherwise): a PostgreSQL deployment without its key
+	// must not come up.
+	if err := checkDB(*db, true); err != nil {
+		return err
+	}
 	secretKey, err := c.m.loadSecretKey(*db)
 	if err != nil {
 		return err
@@ -123,7 +127,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 			return usagef("serve: %v", err)
 		}
 	} else {
-		fmt.Fprintln(c.m.Stderr, "localauth: passkeys are off: give --rp-id and --rp-origin to offer them (they default only on a localhost --addr)")
+		log.Info("passkeys are off: give --rp-id and --rp-origin to offer them (they default only on a localhost --addr)")
 	}
 	srv, err := server.New(server.Config{
 		Store: st, Service: cfg, TokenStorage: *storage, TrustedProxies: trusted,
