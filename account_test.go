@@ -89,8 +89,13 @@ func TestEndSessionByID(t *testing.T) {
 	if err := e.Svc.EndSession(ctx, me.Token, laptop.Session.PublicID); !errors.Is(err, localauth.ErrReauthRequired) {
 		t.Fatalf("without a recent login: %v, want ErrReauthRequired", err)
 	}
-	if err := e.Svc.Reauth(ctx, me.Token, "wrong password"); !errors.Is(err, localauth.ErrInvalidCredentials) {
+	// The user is signed in: the answer may say the password was wrong.
+	err := e.Svc.Reauth(ctx, me.Token, "wrong password")
+	if !errors.Is(err, localauth.ErrWrongPassword) || !errors.Is(err, localauth.ErrInvalidCredentials) {
 		t.Fatalf("Reauth with a wrong password: %v", err)
+	}
+	if code, msg, _ := localauth.Public(err); code != localauth.CodeInvalidCredentials || msg != localauth.MsgWrongPassword {
+		t.Fatalf("Reauth with a wrong password is worded %s %q", code, msg)
 	}
 	if err := e.Svc.Reauth(ctx, me.Token, goodPW); err != nil {
 		t.Fatal(err)

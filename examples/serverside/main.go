@@ -66,7 +66,15 @@ func newApp(ctx context.Context, path string) (*app, error) {
 		store.Close()
 		return nil, err
 	}
+	return &app{
+		Handler: routes(wa),
+		Service: svc,
+		close:   func() { svc.Close(); store.Close() },
+	}, nil
+}
 
+// routes wires the pages and the API on wa, under the security headers.
+func routes(wa *web.Auth) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(web.APIPrefix, wa.API()) // /api/auth/login, /me, /logout…
 	mux.Handle("/login", wa.LoginHandler(func(w http.ResponseWriter, r *http.Request, f web.LoginForm) {
@@ -87,11 +95,7 @@ func newApp(ctx context.Context, path string) (*app, error) {
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 	})
-	return &app{
-		Handler: web.SecurityHeaders(mux),
-		Service: svc,
-		close:   func() { svc.Close(); store.Close() },
-	}, nil
+	return web.SecurityHeaders(mux)
 }
 
 var funcs = template.FuncMap{"join": strings.Join}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"os"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -79,5 +80,33 @@ func TestExample(t *testing.T) {
 	res.Body.Close()
 	if res, _ := get("/account"); res.Request.URL.Path != "/login" {
 		t.Fatalf("after logout /account ended at %s", res.Request.URL)
+	}
+}
+
+// The README shows the routes of this program: its excerpt is this file's
+// routes function, word for word, so that what a reader copies compiles
+// and runs here.
+func TestREADMEExcerpt(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const from = "// routes wires"
+	_, block, ok := strings.Cut(string(readme), "```go\n"+from)
+	if !ok {
+		t.Fatalf("the README has no Go block starting %q", from)
+	}
+	block, _, _ = strings.Cut(from+block, "```\n")
+	_, fn, ok := strings.Cut(string(src), from)
+	if !ok {
+		t.Fatalf("main.go has no %q", from)
+	}
+	fn, _, _ = strings.Cut(from+fn, "\n}\n")
+	if want := fn + "\n}\n"; block != want {
+		t.Fatalf("the README's excerpt differs from main.go's routes:\nREADME:\n%s\nmain.go:\n%s", block, want)
 	}
 }
