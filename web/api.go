@@ -70,12 +70,11 @@ type credentials struct {
 // API returns the handler of the JSON API; mount it at APIPrefix.
 func (a *Auth) API() http.Handler {
 	routes := a.apiRoutes()
-	return a.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	api := a.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// One lookup on the exact path: the API is a flat set of names,
 		// and GET /api/auth/me runs on every page view of an app, so it
 		// should cost no pattern matching. Any path that is not exactly
 		// one of the names (unclean ones included) is a 404.
-		w.Header()["Cache-Control"] = valNoStore
 		name, _ := strings.CutPrefix(r.URL.Path, APIPrefix)
 		rt, ok := routes[name]
 		if !ok {
@@ -92,6 +91,15 @@ func (a *Auth) API() http.Handler {
 		}
 		rt.h(w, r)
 	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// What a JSON answer needs, refusals of cross-origin requests
+		// included, whether or not SecurityHeaders runs before: nosniff
+		// and no-store (see SecurityHeaders).
+		h := w.Header()
+		h["X-Content-Type-Options"] = valNosniff
+		h["Cache-Control"] = valNoStore
+		api.ServeHTTP(w, r)
+	})
 }
 
 // apiRoutes returns the endpoints of the API by name, their path under

@@ -15,13 +15,30 @@ const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // serve public assets may override it). Under TLS it adds
 // Strict-Transport-Security for two years.
 //
+// The JSON API's answers (under APIPrefix) get only what a JSON answer
+// needs: API sets nosniff and Cache-Control: no-store on each of them
+// itself, and here they get HSTS under TLS. The page headers (the policy,
+// framing, referrer, opener, permissions) govern documents a browser
+// renders; a JSON answer served with nosniff is never rendered, so they
+// would only be bytes on the hottest answers of the API.
+//
 // It sends the default ContentSecurityPolicy; a site whose pages need more
 // (an image host, an analytics endpoint) uses Headers instead.
 func SecurityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setSecurityHeaders(w.Header(), r.TLS != nil)
+		if isAPI(r) {
+			setAPIHeaders(w.Header(), r.TLS != nil)
+		} else {
+			setSecurityHeaders(w.Header(), r.TLS != nil)
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// isAPI reports whether r is for the JSON API, which owns APIPrefix: it
+// answers every path under it, with JSON.
+func isAPI(r *http.Request) bool {
+	return len(r.URL.Path) >= len(APIPrefix) && r.URL.Path[:len(APIPrefix)] == APIPrefix
 }
 
 // Headers configures the security headers for sites whose pages need a
@@ -43,8 +60,12 @@ func (c Headers) Handler(next http.Handler) http.Handler {
 	csp := oneValue(c.ContentSecurityPolicy)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		setSecurityHeaders(h, r.TLS != nil)
-		h["Content-Security-Policy"] = csp
+		if isAPI(r) {
+			setAPIHeaders(h, r.TLS != nil)
+		} else {
+			setSecurityHeaders(h, r.TLS != nil)
+			h["Content-Security-Policy"] = csp
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -75,6 +96,16 @@ func setSecurityHeaders(h http.Header, tls bool) {
 	h["X-Frame-Options"] = valDeny
 	h["Cross-Origin-Opener-Policy"] = valSameOrigin
 	h["Permissions-Policy"] = valPermissions
+	h["Cache-Control"] = valNoStore
+	if tls {
+		h["Strict-Transport-Security"] = valHSTS
+	}
+}
+
+// setAPIHeaders sets the headers of a JSON answer: nosniff, so that no
+// browser reads it as a document, and no-store, so that no cache keeps it.
+func setAPIHeaders(h http.Header, tls bool) {
+	h["X-Content-Type-Options"] = valNosniff
 	h["Cache-Control"] = valNoStore
 	if tls {
 		h["Strict-Transport-Security"] = valHSTS

@@ -332,7 +332,8 @@ func truncate(s string) string {
 }
 
 // C24, C37, C38: under TLS the cookie is Secure with the __Host- prefix and
-// HSTS is sent; every response carries the security headers.
+// HSTS is sent; every page carries the security headers, every JSON answer
+// nosniff and no-store.
 func TestTLSCookieAndHeaders(t *testing.T) {
 	e := newEnv(t, true)
 	c := e.client(t)
@@ -348,7 +349,21 @@ func TestTLSCookieAndHeaders(t *testing.T) {
 	if h := r.header.Get("Strict-Transport-Security"); !strings.Contains(h, "max-age=63072000") {
 		t.Fatalf("HSTS %q", h)
 	}
-	for _, path := range []string{"/api/auth/me", "/private", "/login", "/nothing"} {
+	// JSON answers carry what a JSON answer needs, and not the headers of
+	// documents a browser renders.
+	for _, path := range []string{"/api/auth/me", "/api/auth/nothing", "/api/auth/openapi.json"} {
+		r := do(t, c, "GET", e.srv.URL+path, "", "")
+		if r.header.Get("X-Content-Type-Options") != "nosniff" || r.header.Get("Cache-Control") != "no-store" ||
+			!strings.Contains(r.header.Get("Strict-Transport-Security"), "max-age=63072000") {
+			t.Errorf("GET %s: headers %v, want nosniff, no-store and HSTS", path, r.header)
+		}
+		for _, h := range []string{"Content-Security-Policy", "Referrer-Policy", "X-Frame-Options", "Cross-Origin-Opener-Policy", "Permissions-Policy"} {
+			if v := r.header.Get(h); v != "" {
+				t.Errorf("GET %s: a page header on a JSON answer: %s: %s", path, h, v)
+			}
+		}
+	}
+	for _, path := range []string{"/private", "/login", "/nothing"} {
 		r := do(t, c, "GET", e.srv.URL+path, "", "")
 		for _, h := range []string{"Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options"} {
 			if r.header.Get(h) == "" {
