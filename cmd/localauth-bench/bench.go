@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,22 +17,18 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
-	"github.com/coder/websocket"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/localauth/localauth"
-	"github.com/localauth/localauth/internal/loopback"
 	"github.com/localauth/localauth/sqlitestore"
 )
 
@@ -232,151 +227,6 @@ func dash(s string) string {
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
-// --- the server under test ---------------------------------------------------
-
-type benchServer struct {
-	url string
-	cmd *exec.Cmd
-	db  string
-	// bare is the URL of the bare baseline handler beside the server.
-	bare string
-}
-
-// startServer runs the server under test on a new SQLite database, on
-// 127.0.0.1 with a free port, and waits until it listens.
-func (b *bench) startServer(ctx context.Context, opts ...string) (*benchServer, error) {
-	db := filepath.Join(b.dir, fmt.Sprintf("serve-%d.db", time.Now().UnixNano()))
-	return startChild(ctx, b.exe, db, b.cost, opts...)
-}
-
-// startChild runs the server under test (this binary, as a child: see
-// child.go) in a process of its own, so that its memory and CPU time are
-// its own, on db, and waits for the line that says where it listens.
-func startChild(ctx context.Context, exe, db string, cost int, opts ...string) (*benchServer, error) {
-	cmd := exec.CommandContext(ctx, exe, append([]string{"--db", db, "--cost", strconv.Itoa(cost)}, opts...)...)
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stderr = io.Discard
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	ready := make(chan childReady, 1)
-	go func() {
-		var r childReady
-		if json.NewDecoder(out).Decode(&r) == nil {
-			ready <- r
-		}
-		io.Copy(io.Discard, out)
-	}()
-	select {
-	case r := <-ready:
-		return &benchServer{url: r.URL, bare: r.Bare, cmd: cmd, db: db}, nil
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, errors.New("the server did not start within 20s")
-	}
-}
-
-func (s *benchServer) stop() {
-	s.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		s.cmd.Process.Kill()
-		<-done
-	}
-}
-
-// rss reads the server's resident set size from /proc.
-func (s *benchServer) rss() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, errors.New("no VmRSS")
-}
-
-// cpuTime reads the server's CPU time (user and system) from /proc.
-func (s *benchServer) cpuTime() (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the command name, which is in parentheses and may hold
-	// spaces: utime and stime are the 12th and 13th, in clock ticks.
-	rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
-	f := strings.Fields(rest)
-	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	// The kernel's USER_HZ is 100 on every Linux that Go supports.
-	return time.Duration(u+st) * 10 * time.Millisecond, nil
-}
-
-// The bench's clients come from many loopback addresses (package loopback).
-var (
-	httpClient    = loopback.Client
-	oneShotClient = loopback.OneShotClient
-	sourceDialer  = loopback.Dialer
-)
-
-func (s *benchServer) post(c *http.Client, path, body string) (int, http.Header, error) {
-	req, _ := http.NewRequest("POST", s.url+path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	res, err := c.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	return res.StatusCode, res.Header, nil
-}
-
-func creds(user string) string {
-	return fmt.Sprintf(`{"username":%q,"password":"correct horse battery staple"}`, user)
-}
-
-func (s *benchServer) register(c *http.Client, user string) error {
-	st, _, err := s.post(c, "/api/auth/register", creds(user))
-	if err == nil && st != http.StatusCreated {
-		err = fmt.Errorf("bench: register %s: status %d", user, st)
-	}
-	return err
-}
-
-func (s *benchServer) login(c *http.Client, user string) (*http.Cookie, error) {
-	st, h, err := s.post(c, "/api/auth/login", creds(user))
-	if err != nil {
-		return nil, err
-	}
-	if st != http.StatusOK {
-		return nil, fmt.Errorf("bench: login: status %d", st)
-	}
-	for _, ck := range (&http.Response{Header: h}).Cookies() {
-		if strings.HasSuffix(ck.Name, "localauth_session") {
-			return ck, nil
-		}
-	}
-	return nil, errors.New("bench: no session cookie")
-}
-
 // --- rows ----------------------------------------------------------------------
 
 func pct(lat []time.Duration, p float64) time.Duration {
@@ -523,155 +373,4 @@ func fillSessions(ctx context.Context, st *sqlitestore.Store, userID int64, n in
 		}
 	}
 	return sample, nil
-}
-
-// liveClient is one tab, as the bench drives it.
-type liveClient struct {
-	c  *websocket.Conn
-	id int64
-}
-
-func dialTab(ctx context.Context, srv *benchServer, hc *http.Client) (*liveClient, error) {
-	u := "ws" + strings.TrimPrefix(srv.url, "http") + "/_live"
-	c, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: hc, HTTPHeader: http.Header{"Origin": {srv.url}}})
-	if err != nil {
-		return nil, err
-	}
-	c.SetReadLimit(1 << 20)
-	t := &liveClient{c: c}
-	if _, err := t.roundTrip(ctx, `{"t":"hello","id":%d,"route":"/","query":"","local":{}}`); err != nil {
-		c.CloseNow()
-		return nil, err
-	}
-	return t, nil
-}
-
-// roundTrip sends a message (format gets the id) and waits for its reply.
-func (t *liveClient) roundTrip(ctx context.Context, format string) (time.Duration, error) {
-	t.id++
-	msg := fmt.Sprintf(format, t.id)
-	t0 := time.Now()
-	if err := t.c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
-		return 0, err
-	}
-	want := fmt.Sprintf(`"id":%d,`, t.id)
-	for {
-		_, b, err := t.c.Read(ctx)
-		if err != nil {
-			return 0, err
-		}
-		if strings.Contains(string(b), want) {
-			var m struct{ T string }
-			json.Unmarshal(b, &m)
-			if m.T != "update" {
-				return 0, fmt.Errorf("bench: live reply %s", b)
-			}
-			return time.Since(t0), nil
-		}
-	}
-}
-
-func dialTabs(ctx context.Context, srv *benchServer, n int) ([]*liveClient, error) {
-	hc := httpClient(n)
-	tabs := make([]*liveClient, n)
-	errc := make(chan error, 1)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 64)
-	for i := range tabs {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			t, err := dialTab(ctx, srv, hc)
-			if err != nil {
-				select {
-				case errc <- err:
-				default:
-				}
-				return
-			}
-			tabs[i] = t
-		})
-	}
-	wg.Wait()
-	select {
-	case err := <-errc:
-		closeTabs(tabs)
-		return nil, err
-	default:
-	}
-	return tabs, nil
-}
-
-func closeTabs(tabs []*liveClient) {
-	for _, t := range tabs {
-		if t != nil {
-			t.c.CloseNow()
-		}
-	}
-}
-
-func (b *bench) liveRTT(ctx context.Context, srv *benchServer) error {
-	tabs, err := dialTabs(ctx, srv, 1000)
-	if err != nil {
-		return err
-	}
-	defer closeTabs(tabs)
-	// Each tab sends one event a second, staggered: 1,000 events/s in all.
-	ctx, cancel := context.WithTimeout(ctx, b.dur+2*time.Second)
-	defer cancel()
-	var mu sync.Mutex
-	var lat []time.Duration
-	var failed atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i, t := range tabs {
-		wg.Go(func() {
-			next := start.Add(time.Duration(i) * time.Millisecond)
-			var mine []time.Duration
-			for time.Until(next) > -time.Second && next.Sub(start) < b.dur {
-				time.Sleep(time.Until(next))
-				d, err := t.roundTrip(ctx, `{"t":"event","id":%d,"name":"login.redir"}`)
-				if err != nil {
-					failed.Add(1)
-					break
-				}
-				mine = append(mine, d)
-				next = next.Add(time.Second)
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if failed.Load() > 0 {
-		return fmt.Errorf("bench: %d live tabs failed during the round-trip row", failed.Load())
-	}
-	p99 := pct(lat, .99)
-	b.add(benchRow{name: "live: event round trip p99, 1,000 tabs at 1,000 ev/s", measured: p99.Round(10 * time.Microsecond).String(),
-		goal: "≤ 5ms", pass: p99 <= 5*time.Millisecond,
-		note: fmt.Sprintf("%d events, %.0f/s, p50 %v", len(lat), float64(len(lat))/b.dur.Seconds(), pct(lat, .5).Round(10*time.Microsecond))})
-	return nil
-}
-
-func (b *bench) liveRSS(ctx context.Context, srv *benchServer) error {
-	time.Sleep(time.Second)
-	before, err := srv.rss()
-	if err != nil {
-		return err
-	}
-	tabs, err := dialTabs(ctx, srv, b.tabs)
-	if err != nil {
-		return err
-	}
-	defer closeTabs(tabs)
-	time.Sleep(2 * time.Second)
-	after, err := srv.rss()
-	if err != nil {
-		return err
-	}
-	per := float64(after-before) / float64(b.tabs)
-	b.add(benchRow{name: fmt.Sprintf("live: RSS per hydrated idle tab, %d tabs", b.tabs), measured: fmt.Sprintf("%.1f KiB", per/1024),
-		goal: "≤ 16 KiB", pass: per <= 16<<10, note: fmt.Sprintf("RSS %s before, %s with the tabs open", mib(before), mib(after))})
-	return nil
 }
