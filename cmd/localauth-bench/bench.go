@@ -45,6 +45,8 @@ type bench struct {
 	tabs     int
 	sessions int
 	flood    int
+	// meRounds is how many interleaved rounds the me rows run.
+	meRounds int
 	// postgres, massUsers, massTabs, massServers: the mass-revocation row.
 	postgres                         string
 	massUsers, massTabs, massServers int
@@ -77,6 +79,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer, getenv func(
 	massUsers := fs.Int("mass-users", 100, "users of the mass-revocation row")
 	massTabs := fs.Int("mass-tabs", 100, "live tabs per user in the mass-revocation row")
 	massServers := fs.Int("mass-servers", 4, "instances in the mass-revocation row")
+	meRounds := fs.Int("me-rounds", 5, "interleaved rounds of the me rows, each --duration×2/5 (at least 1s) per figure; more on a busy machine")
 	rows := fs.String("rows", "", "comma-separated row groups to run ("+strings.Join(benchRows, ", ")+"); default all")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -106,7 +109,10 @@ func run(ctx context.Context, args []string, out, errOut io.Writer, getenv func(
 		return err
 	}
 	defer os.RemoveAll(dir)
-	b := &bench{dur: *dur, cost: *cost, tabs: *tabs, sessions: *sessions, flood: *flood,
+	if *meRounds < 1 {
+		return usagef("--me-rounds must be at least 1")
+	}
+	b := &bench{dur: *dur, cost: *cost, tabs: *tabs, sessions: *sessions, flood: *flood, meRounds: *meRounds,
 		postgres: *postgres, massUsers: *massUsers, massTabs: *massTabs, massServers: *massServers, exe: exe, dir: dir, progress: errOut, only: only}
 	start := time.Now()
 	if err := b.run(ctx); err != nil {
@@ -161,6 +167,12 @@ func (b *bench) run(ctx context.Context) error {
 			return err
 		}
 	}
+	if b.want("lone") {
+		b.step("[4b/8] one successful login at a time vs one bcrypt comparison, cost 10, on a fresh server")
+		if err := b.loneLogin(ctx); err != nil {
+			return err
+		}
+	}
 	if b.want("abuse") {
 		b.step("[5/8] abuse: a login burst, a looping client, a flood, a locked-out owner and parallel guessing, on a fresh server (about %v)", 14*b.dur)
 		if err := b.abuse(ctx); err != nil {
@@ -193,7 +205,7 @@ func (b *bench) run(ctx context.Context) error {
 }
 
 // benchRows are the names --rows takes, in the order the rows run.
-var benchRows = []string{"auth", "me", "rate", "abuse", "live-rtt", "live-rss", "revocation"}
+var benchRows = []string{"auth", "me", "rate", "lone", "abuse", "live-rtt", "live-rss", "revocation"}
 
 // want reports whether the row group name is to run.
 func (b *bench) want(name string) bool { return len(b.only) == 0 || b.only[name] }

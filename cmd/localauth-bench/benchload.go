@@ -196,7 +196,7 @@ func (b *bench) meLoad(ctx context.Context, srv, withMetrics *benchServer) error
 	// someone else's work then spoils one round, not the figure, since each
 	// ratio is taken within its round and the median of the rounds is
 	// reported.
-	const rounds = 5
+	rounds := b.meRounds
 	seg := max(time.Second, (b.dur * 2 / 5).Round(time.Second))
 	var bare, me, meMetrics, goBare []float64
 	// The server's CPU time per request beside each rate: a second view
