@@ -279,6 +279,16 @@ func (a *App) Computed(name string, deps []string, fn func(ctx context.Context, 
 	a.computed = append(a.computed, &computedDef{name: name, deps: deps, fn: fn})
 }
 
+// slots counts the values a tab settles: the runtime's three, every
+// state's variables and the computed values.
+func (a *App) slots() int {
+	n := 3 + len(a.computed)
+	for _, d := range a.states {
+		n += len(d.fields)
+	}
+	return n
+}
+
 // known reports whether name is a registered variable or computed value.
 func (a *App) known(name string) bool {
 	sub, v, _ := strings.Cut(name, ".")

@@ -29,7 +29,10 @@ type Tab struct {
 	// fraction of the JSON's memory in a tab that sits idle for hours. The
 	// digest is SHA-256, cut to 128 bits: no value can be made to look
 	// unchanged, so no update (a private value cleared, say) is skipped.
-	last     map[string][16]byte
+	// It is indexed by the value's slot (see settleOnce), not keyed by its
+	// name: a map of some sixty names costs an idle tab four times the
+	// digests themselves. An all-zero digest marks a value not settled yet.
+	last     [][16]byte
 	computed map[string]any
 	invalid  map[string]bool
 	stored   map[string]string // LocalStorage as the page holds it
@@ -78,7 +81,7 @@ func newTab(a *App, ctx context.Context, clientIP string) *Tab {
 		ctx:      ctx,
 		clientIP: clientIP,
 		states:   make(map[string]reflect.Value, len(a.states)),
-		last:     make(map[string][16]byte),
+		last:     make([][16]byte, a.slots()),
 		computed: make(map[string]any),
 		invalid:  make(map[string]bool),
 		stored:   make(map[string]string),
@@ -218,7 +221,15 @@ func (t *Tab) settle() map[string][]byte {
 // anything changed in this pass.
 func (t *Tab) settleOnce(changed map[string][]byte) bool {
 	pass := make(map[string]bool)
-	note := func(name string, v any) {
+	if n := t.app.slots(); len(t.last) != n {
+		// A state or computed value registered after the tab began moved
+		// the slots: every value counts as new once.
+		t.last = make([][16]byte, n)
+	}
+	// Each value has a slot in t.last, in the order the values are noted
+	// here: the runtime's three, every state's fields in registration
+	// order, then the computed values (App.slots counts them).
+	note := func(slot int, name string, v any) {
 		b, err := json.Marshal(v)
 		if err != nil {
 			t.app.log.Error("live: a state value cannot be encoded", "var", name, "err", err)
@@ -226,22 +237,25 @@ func (t *Tab) settleOnce(changed map[string][]byte) bool {
 		}
 		sum := sha256.Sum256(b)
 		digest := [16]byte(sum[:16])
-		if old, ok := t.last[name]; !ok || old != digest {
-			t.last[name] = digest
+		if old := t.last[slot]; old == ([16]byte{}) || old != digest {
+			t.last[slot] = digest
 			changed[name] = b
 			pass[name] = true
 		}
 	}
-	note("live.route", t.route)
-	note("live.query", t.query)
-	note("live.is_hydrated", t.hydrated)
+	note(0, "live.route", t.route)
+	note(1, "live.query", t.query)
+	note(2, "live.is_hydrated", t.hydrated)
+	slot := 3
 	for _, d := range t.app.states {
 		sv := t.states[d.name].Elem()
 		for _, f := range d.fields {
-			note(d.name+"."+f.name, sv.Field(f.index).Interface())
+			note(slot, d.name+"."+f.name, sv.Field(f.index).Interface())
+			slot++
 		}
 	}
-	for _, c := range t.app.computed {
+	for i, c := range t.app.computed {
+		slot := slot + i
 		need := t.invalid[c.name]
 		if _, done := t.computed[c.name]; !done {
 			need = true
@@ -255,7 +269,7 @@ func (t *Tab) settleOnce(changed map[string][]byte) bool {
 			delete(t.invalid, c.name)
 			v := c.fn(t.ctx, t)
 			t.computed[c.name] = v
-			note(c.name, v)
+			note(slot, c.name, v)
 		}
 	}
 	return len(pass) > 0
