@@ -256,6 +256,7 @@ func (a *App) State(name string, newFn func() any) {
 			a.locals = append(a.locals, f.local)
 		}
 	}
+	d.index = len(a.states)
 	a.states = append(a.states, d)
 	a.byName[name] = d
 }

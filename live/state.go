@@ -16,6 +16,7 @@ type fieldDef struct {
 }
 
 type stateDef struct {
+	index  int // its place in App.states, and in a tab's states
 	name   string
 	newFn  func() any
 	typ    reflect.Type // the struct type

@@ -19,7 +19,7 @@ type Tab struct {
 	app      *App
 	ctx      context.Context
 	clientIP string
-	states   map[string]reflect.Value // substate name → pointer to struct
+	states   []reflect.Value // pointers to the substates' structs, as App.states
 
 	route, query string
 	hydrated     bool
@@ -33,7 +33,8 @@ type Tab struct {
 	// name: a map of some sixty names costs an idle tab four times the
 	// digests themselves. An all-zero digest marks a value not settled yet.
 	last     [][16]byte
-	computed map[string]any
+	computed []any  // the computed values, as App.computed
+	done     []bool // which of them were computed
 	invalid  map[string]bool
 	stored   map[string]string // LocalStorage as the page holds it
 	actions  []action
@@ -80,15 +81,16 @@ func newTab(a *App, ctx context.Context, clientIP string) *Tab {
 		app:      a,
 		ctx:      ctx,
 		clientIP: clientIP,
-		states:   make(map[string]reflect.Value, len(a.states)),
+		states:   make([]reflect.Value, len(a.states)),
 		last:     make([][16]byte, a.slots()),
-		computed: make(map[string]any),
+		computed: make([]any, len(a.computed)),
+		done:     make([]bool, len(a.computed)),
 		invalid:  make(map[string]bool),
 		stored:   make(map[string]string),
 		values:   make(map[string]any),
 	}
-	for _, d := range a.states {
-		t.states[d.name] = reflect.ValueOf(d.newFn())
+	for i, d := range a.states {
+		t.states[i] = reflect.ValueOf(d.newFn())
 	}
 	return t
 }
@@ -96,11 +98,11 @@ func newTab(a *App, ctx context.Context, clientIP string) *Tab {
 // Get returns the tab's substate registered under name, or nil if there is
 // none of type T.
 func Get[T any](t *Tab, name string) *T {
-	v, ok := t.states[name]
-	if !ok {
+	d := t.app.byName[name]
+	if d == nil || d.index >= len(t.states) {
 		return nil
 	}
-	p, _ := v.Interface().(*T)
+	p, _ := t.states[d.index].Interface().(*T)
 	return p
 }
 
@@ -128,7 +130,14 @@ func (t *Tab) RawQuery() string { return t.query }
 func (t *Tab) IsHydrated() bool { return t.hydrated }
 
 // Computed returns the current value of a computed variable.
-func (t *Tab) Computed(name string) any { return t.computed[name] }
+func (t *Tab) Computed(name string) any {
+	for i, c := range t.app.computed {
+		if c.name == name && i < len(t.computed) {
+			return t.computed[i]
+		}
+	}
+	return nil
+}
 
 // Invalidate marks computed values for recomputation at the next sync, as
 // when something they read outside the tab's state changed (a session was
@@ -226,6 +235,10 @@ func (t *Tab) settleOnce(changed map[string][]byte) bool {
 		// the slots: every value counts as new once.
 		t.last = make([][16]byte, n)
 	}
+	if n := len(t.app.computed); len(t.computed) < n {
+		t.computed = append(t.computed, make([]any, n-len(t.computed))...)
+		t.done = append(t.done, make([]bool, n-len(t.done))...)
+	}
 	// Each value has a slot in t.last, in the order the values are noted
 	// here: the runtime's three, every state's fields in registration
 	// order, then the computed values (App.slots counts them).
@@ -247,8 +260,8 @@ func (t *Tab) settleOnce(changed map[string][]byte) bool {
 	note(1, "live.query", t.query)
 	note(2, "live.is_hydrated", t.hydrated)
 	slot := 3
-	for _, d := range t.app.states {
-		sv := t.states[d.name].Elem()
+	for i, d := range t.app.states {
+		sv := t.states[i].Elem()
 		for _, f := range d.fields {
 			note(slot, d.name+"."+f.name, sv.Field(f.index).Interface())
 			slot++
@@ -257,7 +270,7 @@ func (t *Tab) settleOnce(changed map[string][]byte) bool {
 	for i, c := range t.app.computed {
 		slot := slot + i
 		need := t.invalid[c.name]
-		if _, done := t.computed[c.name]; !done {
+		if !t.done[i] {
 			need = true
 		}
 		for _, dep := range c.deps {
@@ -268,7 +281,7 @@ func (t *Tab) settleOnce(changed map[string][]byte) bool {
 		if need {
 			delete(t.invalid, c.name)
 			v := c.fn(t.ctx, t)
-			t.computed[c.name] = v
+			t.computed[i], t.done[i] = v, true
 			note(slot, c.name, v)
 		}
 	}
@@ -347,8 +360,8 @@ func (a *App) field(sub, v string) (fieldDef, bool) {
 // hydrate takes the route and the LocalStorage values of a hello.
 func (t *Tab) hydrate(route, query string, local map[string]string) {
 	t.route, t.query = route, query
-	for _, d := range t.app.states {
-		sv := t.states[d.name].Elem()
+	for i, d := range t.app.states {
+		sv := t.states[i].Elem()
 		for _, f := range d.fields {
 			if f.local == "" {
 				continue
