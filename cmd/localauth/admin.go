@@ -208,17 +208,13 @@ func (c *userSetPasswordCmd) Run(ctx context.Context, args []string) error {
 // sessionListCmd is "session list [--user NAME] [NAME] [--json]".
 type sessionListCmd struct{ m *Main }
 
-// sessionRow is a session as the list shows it; its id is the one "session
-// revoke --id" takes.
+// sessionRow is a session as the list shows it: the library's own JSON of
+// a Session (its "id" is the one "session revoke --id" takes), with the
+// user's name and the device its User-Agent names beside it.
 type sessionRow struct {
-	ID         string    `json:"id"`
-	Username   string    `json:"username"`
-	CreatedAt  time.Time `json:"created_at"`
-	LastSeenAt time.Time `json:"last_seen_at"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	IP         string    `json:"ip"`
-	Device     string    `json:"device"`
-	Remember   bool      `json:"remember"`
+	localauth.Session
+	Username string `json:"username"`
+	Device   string `json:"device"`
 }
 
 func (c *sessionListCmd) Run(ctx context.Context, args []string) error {
@@ -262,10 +258,7 @@ func (c *sessionListCmd) Run(ctx context.Context, args []string) error {
 	}
 	rows := make([]sessionRow, 0, len(sessions))
 	for _, s := range sessions {
-		rows = append(rows, sessionRow{
-			ID: s.PublicID, Username: names[s.UserID], CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt,
-			ExpiresAt: s.ExpiresAt, IP: s.IP, Device: localauth.DeviceLabel(s.UserAgent), Remember: s.Remember,
-		})
+		rows = append(rows, sessionRow{Session: s, Username: names[s.UserID], Device: localauth.DeviceLabel(s.UserAgent)})
 	}
 	if *asJSON {
 		enc := json.NewEncoder(c.m.Stdout)
@@ -275,7 +268,7 @@ func (c *sessionListCmd) Run(ctx context.Context, args []string) error {
 	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tUSER\tDEVICE\tIP\tCREATED\tLAST SEEN\tEXPIRES")
 	for _, r := range rows {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Username, r.Device, dash(r.IP), r.CreatedAt.Format(time.RFC3339),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.PublicID, r.Username, r.Device, dash(r.IP), r.CreatedAt.Format(time.RFC3339),
 			r.LastSeenAt.Format(time.RFC3339), r.ExpiresAt.Format(time.RFC3339))
 	}
 	return w.Flush()

@@ -229,20 +229,20 @@ func TestSessions(t *testing.T) {
 	if err := json.Unmarshal([]byte(c.MustRun("", "session", "list", "erin", "--json")), &rows); err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 2 || rows[0].Username != "erin" || len(rows[0].ID) != 22 {
+	if len(rows) != 2 || rows[0].Username != "erin" || len(rows[0].PublicID) != 22 {
 		t.Fatalf("session list erin: %+v", rows)
 	}
 	var byFlag []sessionRow
 	json.Unmarshal([]byte(c.MustRun("", "session", "list", "--user", "erin", "--json")), &byFlag)
-	if len(byFlag) != 2 || byFlag[0].ID != rows[0].ID {
+	if len(byFlag) != 2 || byFlag[0].PublicID != rows[0].PublicID {
 		t.Fatalf("session list --user erin: %+v", byFlag)
 	}
 	// The id the list prints is the one revoke --id takes.
-	out := c.MustRun("", "session", "revoke", "--id", rows[0].ID)
-	if !strings.Contains(out, "ended session "+rows[0].ID) {
+	out := c.MustRun("", "session", "revoke", "--id", rows[0].PublicID)
+	if !strings.Contains(out, "ended session "+rows[0].PublicID) {
 		t.Fatalf("session revoke --id printed %q", out)
 	}
-	if _, _, err := c.Run("", "session", "revoke", "--id", rows[0].ID); err == nil || !strings.Contains(err.Error(), "no session with id") {
+	if _, _, err := c.Run("", "session", "revoke", "--id", rows[0].PublicID); err == nil || !strings.Contains(err.Error(), "no session with id") {
 		t.Fatalf("revoking it again: %v", err)
 	}
 	if _, _, err := c.Run("", "session", "revoke"); err == nil {
@@ -258,7 +258,7 @@ func TestSessions(t *testing.T) {
 	if len(rows) != 1 || rows[0].Username != "frank" {
 		t.Fatalf("after revoke: %+v", rows)
 	}
-	if table := c.MustRun("", "session", "list"); !strings.Contains(table, rows[0].ID) {
+	if table := c.MustRun("", "session", "list"); !strings.Contains(table, rows[0].PublicID) {
 		t.Fatalf("the table does not show the id:\n%s", table)
 	}
 }
