@@ -124,10 +124,21 @@ func TestFailoverToSynchronousStandby(t *testing.T) {
 	promoted = at
 	mu.Unlock()
 
-	// Each instance serves again: a login (a write) succeeds on it.
+	// Each instance serves again: its readiness probe reaches the new
+	// primary, and a login (a bcrypt comparison and writes) succeeds on it.
+	ready := make([]time.Duration, len(instances))
 	back := make([]time.Duration, len(instances))
 	var probes sync.WaitGroup
 	for i, inst := range instances {
+		probes.Go(func() {
+			for time.Since(at) < 2*time.Minute {
+				if st, _ := call(hc, "GET", inst.URL+"/readyz", "", ""); st == 200 {
+					ready[i] = time.Since(at)
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
 		probes.Go(func() {
 			for time.Since(at) < 2*time.Minute {
 				if st, _ := call(hc, "POST", inst.URL+"/api/auth/token", "", creds(users[i])); st == 200 {
@@ -140,7 +151,7 @@ func TestFailoverToSynchronousStandby(t *testing.T) {
 	}
 	probes.Wait()
 	for i, d := range back {
-		if d == 0 {
+		if d == 0 || ready[i] == 0 {
 			stop()
 			wg.Wait()
 			t.Fatalf("instance %d did not serve again within 2 minutes of the promotion", i+1)
@@ -194,9 +205,9 @@ func TestFailoverToSynchronousStandby(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	t.Logf("failover: %d logins kept and %d logouts acknowledged (%d before the crash: %d and %d), %d logouts unanswered; "+
-		"pg_ctl promote took %v; serving again after it was asked: instance 1 %v, instance 2 %v; slowest request after the promotion %v; "+
+		"pg_ctl promote took %v; after it was asked, ready again (/readyz): instance 1 %v, instance 2 %v; a login served: instance 1 %v, instance 2 %v; slowest request after the promotion %v; "+
 		"a logout after the failover reached the other instance in %v",
-		len(kept), len(loggedOut), k0+l0, k0, l0, unsure, promoting.Round(time.Millisecond), back[0].Round(time.Millisecond), back[1].Round(time.Millisecond),
+		len(kept), len(loggedOut), k0+l0, k0, l0, unsure, promoting.Round(time.Millisecond), ready[0].Round(time.Millisecond), ready[1].Round(time.Millisecond), back[0].Round(time.Millisecond), back[1].Round(time.Millisecond),
 		slowest.Round(time.Millisecond), reached.Round(time.Millisecond))
 }
 
