@@ -54,7 +54,7 @@ func (r *recorder) do(t *testing.T, method, url, body, bearer string, cookie *ht
 func TestSentinelScan(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
-			srv := StartServer(t, "--token-storage", mode)
+			srv := StartServer(t, "--token-storage", mode, "--log-format", "json") // the audit records read below as JSON
 			var rec recorder
 			var tokens []string
 			creds := func(u, p string) string { return fmt.Sprintf(`{"username":%q,"password":%q}`, u, p) }
