@@ -271,11 +271,17 @@ func OpenPool(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, er
 
 func open(ctx context.Context, pool *pgxpool.Pool, session *pgx.ConnConfig, opts Options) (*Store, error) {
 	// The session connection searches the schema, for the migrations,
-	// which name no schema.
-	session.RuntimeParams["search_path"] = pgx.Identifier{opts.Schema}.Sanitize()
+	// which name no schema: set once connected, since a pooler in
+	// transaction mode refuses it as a startup parameter, and Open must
+	// get as far as saying so plainly.
+	delete(session.RuntimeParams, "search_path")
 	s := &Store{pool: conns{raw: pool, q: newQualifier(opts.Schema)}, session: session, timeout: opts.QueryTimeout,
 		resync: opts.ResyncInterval, schema: opts.Schema, log: opts.Logger, metrics: opts.Metrics}
-	qctx, cancel := context.WithTimeout(ctx, max(opts.QueryTimeout, 5*time.Second))
+	// Each step has its own deadline: migrations may take long.
+	step := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(ctx, max(opts.QueryTimeout, 5*time.Second))
+	}
+	qctx, cancel := step()
 	defer cancel()
 	conn, err := pgx.ConnectConfig(qctx, session.Copy())
 	if err != nil {
@@ -289,6 +295,9 @@ func open(ctx context.Context, pool *pgxpool.Pool, session *pgx.ConnConfig, opts
 	}()
 	if err := s.checkSession(ctx, conn); err != nil {
 		return nil, err
+	}
+	if _, err := conn.Exec(qctx, `SET search_path TO `+pgx.Identifier{opts.Schema}.Sanitize()); err != nil {
+		return nil, fmt.Errorf("pgstore: setting the search path: %w", err)
 	}
 	if opts.Existing {
 		v, err := layoutVersion(qctx, conn, s.schema)
@@ -309,8 +318,10 @@ func open(ctx context.Context, pool *pgxpool.Pool, session *pgx.ConnConfig, opts
 		return nil, err
 	}
 	// The pool sees what the session made: the same database.
+	pctx, cancel := step()
+	defer cancel()
 	var n int
-	if err := s.pool.QueryRow(qctx, `SELECT count(*) FROM localauth_migrations`).Scan(&n); err != nil {
+	if err := s.pool.QueryRow(pctx, `SELECT count(*) FROM localauth_migrations`).Scan(&n); err != nil {
 		return nil, fmt.Errorf("pgstore: the pool does not see the schema %s that the listening connection migrated: %w", s.schema, err)
 	}
 	ok, s.idle = true, conn

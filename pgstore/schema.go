@@ -86,6 +86,16 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// sessionDB opens database/sql connections of the session's kind,
+// searching the schema, for goose.
+func (s *Store) sessionDB() *sql.DB {
+	search := `SET search_path TO ` + pgx.Identifier{s.schema}.Sanitize()
+	return stdlib.OpenDB(*s.session.Copy(), stdlib.OptionAfterConnect(func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, search)
+		return err
+	}))
+}
+
 // sqlQuerier reads through database/sql.
 type sqlQuerier struct{ tx *sql.Tx }
 
@@ -146,7 +156,7 @@ func layoutVersion(ctx context.Context, q querier, schema string) (int64, error)
 func (s *Store) recordHistory(ctx context.Context) error {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	db := stdlib.OpenDB(*s.session.Copy())
+	db := s.sessionDB()
 	defer db.Close()
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -194,7 +204,7 @@ func (s *Store) provider() (*goose.Provider, func() error, error) {
 	}
 	// On the session connection: its search path names the schema for
 	// the migrations' statements, and the lock is a session's.
-	db := stdlib.OpenDB(*s.session.Copy())
+	db := s.sessionDB()
 	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker),
 		goose.WithTableName(versionTable), goose.WithGoMigrations(pgmigrations.Skeleton))
 	if err != nil {

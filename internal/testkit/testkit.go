@@ -1,5 +1,6 @@
 // Package testkit holds what the tests of several packages share to talk
-// to real parts: a fresh PostgreSQL database, and "localauth serve" in a
+// to real parts: a fresh PostgreSQL database, PgBouncer in front of it,
+// and "localauth serve" in a
 // process of its own (to kill it, signal it or measure it). The browser
 // harness lives in package testkit/browser.
 package testkit
@@ -11,6 +12,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -19,6 +21,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -167,4 +170,118 @@ func Serve(tb testing.TB, db string, args ...string) *Process {
 		tb.Fatalf("localauth serve did not start within 30s; stderr:\n%s", p.Stderr)
 		return nil
 	}
+}
+
+// PgBouncer starts PgBouncer in transaction mode in front of the server
+// that db names (LOCALAUTH_TEST_POSTGRES's, trust authentication), with at
+// most poolSize server connections for each database, and returns db's URL
+// through it. It runs until the test ends, as user nobody when the test
+// runs as root (PgBouncer refuses to run as root), with its files in a
+// directory of its own. Without pgbouncer (Debian package pgbouncer) the
+// test skips with a message saying so.
+func PgBouncer(tb testing.TB, db *url.URL, poolSize int) *url.URL {
+	tb.Helper()
+	exe, err := exec.LookPath("pgbouncer")
+	if err != nil {
+		if _, serr := os.Stat("/usr/sbin/pgbouncer"); serr != nil {
+			tb.Skip("PgBouncer test: install pgbouncer (Debian package pgbouncer) to run it")
+		}
+		exe = "/usr/sbin/pgbouncer"
+	}
+	dir, err := os.MkdirTemp("", "localauth-pgbouncer-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	// Readable by the user it runs as.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	port := freePort(tb)
+	host, upPort := db.Hostname(), db.Port()
+	if upPort == "" {
+		upPort = "5432"
+	}
+	user := db.User.Username()
+	cfg := fmt.Sprintf(`[databases]
+* = host=%s port=%s
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = %d
+unix_socket_dir =
+auth_type = trust
+auth_file = %s
+pool_mode = transaction
+default_pool_size = %d
+min_pool_size = 0
+reserve_pool_size = 0
+max_db_connections = %d
+max_client_conn = 2000
+server_lifetime = 3600
+server_idle_timeout = 600
+ignore_startup_parameters = extra_float_digits
+admin_users = %s
+`, host, upPort, port, filepath.Join(dir, "users.txt"), poolSize, poolSize, user)
+	if err := os.WriteFile(filepath.Join(dir, "users.txt"), []byte(fmt.Sprintf("%q \"\"\n", user)), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	ini := filepath.Join(dir, "pgbouncer.ini")
+	if err := os.WriteFile(ini, []byte(cfg), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	args := []string{ini}
+	if os.Geteuid() == 0 {
+		args = []string{"-u", "nobody", ini}
+	}
+	cmd := exec.Command(exe, args...)
+	out := &SyncWriter{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("starting pgbouncer: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	tb.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	through := *db
+	through.Host = fmt.Sprintf("127.0.0.1:%d", port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := pgx.Connect(context.Background(), through.String())
+		if err == nil {
+			err = conn.Ping(context.Background())
+			conn.Close(context.Background())
+			if err == nil {
+				return &through
+			}
+		}
+		select {
+		case <-exited:
+			tb.Fatalf("pgbouncer exited: %s", out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("pgbouncer did not answer within 30s (%v): %s", err, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
