@@ -10,9 +10,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -21,11 +21,12 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/localauth/localauth/internal/pgbouncer"
 )
 
 // PostgresEnv names the variable holding the URL of the PostgreSQL server
@@ -176,112 +177,17 @@ func Serve(tb testing.TB, db string, args ...string) *Process {
 // that db names (LOCALAUTH_TEST_POSTGRES's, trust authentication), with at
 // most poolSize server connections for each database, and returns db's URL
 // through it. It runs until the test ends, as user nobody when the test
-// runs as root (PgBouncer refuses to run as root), with its files in a
-// directory of its own. Without pgbouncer (Debian package pgbouncer) the
-// test skips with a message saying so.
+// runs as root (PgBouncer refuses to run as root). Without pgbouncer
+// (Debian package pgbouncer) the test skips with a message saying so.
 func PgBouncer(tb testing.TB, db *url.URL, poolSize int) *url.URL {
 	tb.Helper()
-	exe, err := exec.LookPath("pgbouncer")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/pgbouncer"); serr != nil {
-			tb.Skip("PgBouncer test: install pgbouncer (Debian package pgbouncer) to run it")
-		}
-		exe = "/usr/sbin/pgbouncer"
+	b, err := pgbouncer.Start(context.Background(), db, poolSize)
+	if errors.Is(err, pgbouncer.ErrMissing) {
+		tb.Skip("PgBouncer test: install pgbouncer (Debian package pgbouncer) to run it")
 	}
-	dir, err := os.MkdirTemp("", "localauth-pgbouncer-")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { os.RemoveAll(dir) })
-	// Readable by the user it runs as.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		tb.Fatal(err)
-	}
-	port := freePort(tb)
-	host, upPort := db.Hostname(), db.Port()
-	if upPort == "" {
-		upPort = "5432"
-	}
-	user := db.User.Username()
-	cfg := fmt.Sprintf(`[databases]
-* = host=%s port=%s
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = %d
-unix_socket_dir =
-auth_type = trust
-auth_file = %s
-pool_mode = transaction
-default_pool_size = %d
-min_pool_size = 0
-reserve_pool_size = 0
-max_db_connections = %d
-max_client_conn = 2000
-server_lifetime = 3600
-server_idle_timeout = 600
-ignore_startup_parameters = extra_float_digits
-admin_users = %s
-`, host, upPort, port, filepath.Join(dir, "users.txt"), poolSize, poolSize, user)
-	if err := os.WriteFile(filepath.Join(dir, "users.txt"), []byte(fmt.Sprintf("%q \"\"\n", user)), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	ini := filepath.Join(dir, "pgbouncer.ini")
-	if err := os.WriteFile(ini, []byte(cfg), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	args := []string{ini}
-	if os.Geteuid() == 0 {
-		args = []string{"-u", "nobody", ini}
-	}
-	cmd := exec.Command(exe, args...)
-	out := &SyncWriter{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("starting pgbouncer: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	tb.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	through := *db
-	through.Host = fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		conn, err := pgx.Connect(context.Background(), through.String())
-		if err == nil {
-			err = conn.Ping(context.Background())
-			conn.Close(context.Background())
-			if err == nil {
-				return &through
-			}
-		}
-		select {
-		case <-exited:
-			tb.Fatalf("pgbouncer exited: %s", out)
-		default:
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("pgbouncer did not answer within 30s (%v): %s", err, out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	tb.Cleanup(b.Close)
+	return b.URL(db)
 }
