@@ -75,7 +75,9 @@ func TestInstancesBehindPgBouncer(t *testing.T) {
 	errs := make([]error, 4)
 	var wg sync.WaitGroup
 	for i := range stores {
-		wg.Go(func() { stores[i], errs[i] = pgstore.Open(ctx, u.String(), pgstore.Options{ListenDSN: db.String(), MaxConns: 4}) })
+		wg.Go(func() {
+			stores[i], errs[i] = pgstore.Open(ctx, u.String(), pgstore.Options{ListenDSN: db.String(), MaxConns: 4})
+		})
 	}
 	wg.Wait()
 	svcs := make([]*localauth.Service, 4)

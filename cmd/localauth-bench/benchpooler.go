@@ -212,4 +212,3 @@ func loginLoad(srv *benchServer, workers, users int, d time.Duration) (float64, 
 	}
 	return float64(n.Load()) / time.Since(start).Seconds(), nil
 }
-
