@@ -8,29 +8,35 @@
 // fails within it instead of hanging. The schema is migrated with goose at
 // Open, from migrations embedded in the binary, under a PostgreSQL advisory
 // lock so that instances starting together do not race.
+//
+// The pool may go through a connection pooler in transaction mode
+// (PgBouncer 1.18 and later, Supavisor, RDS Proxy, pgcat): its statements
+// name their schema, use no named prepared statement by default and keep
+// nothing on a connection past their transaction (see qualify.go for how
+// statements are written). What needs a session of its own, the LISTEN for
+// revocations and the migrations with their lock, runs on
+// Options.ListenDSN, a direct connection (or a pooler in session mode).
+// Each instance holds Options.MaxConns pooled connections and one listening
+// connection.
 package pgstore
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/database"
-	"github.com/pressly/goose/v3/lock"
 
 	"github.com/localauth/localauth"
-	pgmigrations "github.com/localauth/localauth/pgstore/migrations"
 )
 
 //go:embed migrations/*.sql
@@ -41,6 +47,16 @@ const channel = "localauth_revocations"
 
 // Options tunes a Store. The zero value is the default configuration.
 type Options struct {
+	// ListenDSN names the connection for what needs a session of its
+	// own: the LISTEN for revocations (one connection, held while the
+	// store is open) and, at Open, the migrations under their lock. Behind
+	// a pooler in transaction mode it must reach PostgreSQL directly (or
+	// through a pooler in session mode); Open finds out when it does not
+	// (a LISTEN on it does not hear a NOTIFY sent through the pool) and
+	// fails with ErrNoSession. Default: the URL given to Open (for
+	// OpenPool, the pool's own configuration).
+	ListenDSN string
+
 	// MaxConns bounds the connection pool. Default 10. (OpenPool uses the
 	// pool as it is.)
 	MaxConns int32
@@ -78,6 +94,21 @@ type Options struct {
 	// Service's Config.Metrics.
 	Metrics localauth.Metrics
 }
+
+// ErrNoSession is returned by Open and OpenPool when the listening
+// connection (Options.ListenDSN) does not hear a notification sent through
+// the pool: it goes through a pooler in transaction mode, which does not
+// keep a LISTEN, or it reaches another database than the pool.
+var ErrNoSession = errors.New("pgstore: the listening connection is not a session of its own on the pool's database")
+
+// DefaultQueryExecMode is how the pool sends statements when the URL does
+// not say (default_query_exec_mode): descriptions of statements cached on
+// the client, each statement parsed by the server in the same round trip
+// as its execution, no named prepared statement. It works through
+// PgBouncer 1.18 in transaction mode and costs little against pgx's own
+// default, named prepared statements (cache_statement), which a
+// transaction pooler before PgBouncer 1.21 breaks: see BENCHMARKS.md.
+const DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 
 // ErrNoStore is returned by Open with Options.Existing when the schema
 // does not hold the store's tables.
@@ -119,7 +150,15 @@ func (o Options) withDefaults() (Options, error) {
 
 // Store is a localauth.Store on PostgreSQL. It is safe for concurrent use.
 type Store struct {
-	pool     *pgxpool.Pool
+	// pool qualifies every statement with the schema (qualify.go).
+	pool conns
+	// session configures a connection of its own: the listener's, and
+	// the migrations'. It searches the schema.
+	session *pgx.ConnConfig
+	// idle is the session connection Open checked, kept for the first
+	// listener, which then starts at once (nil once taken or closed).
+	idleMu   sync.Mutex
+	idle     *pgx.Conn
 	ownsPool bool
 	timeout  time.Duration
 	resync   time.Duration
@@ -147,15 +186,25 @@ var (
 // search_path the URL names; without that, a schema where an earlier
 // version of the store left its tables (the connection's default schema,
 // usually public), used where it is; else DefaultSchema.
+//
+// The pool sends statements in DefaultQueryExecMode unless the URL names a
+// default_query_exec_mode. A search_path in the URL only names the schema:
+// it is not sent to the server (PgBouncer refuses it).
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, errors.New("pgstore: the database URL is not valid")
 	}
+	session := cfg.ConnConfig.Copy()
+	if opts.ListenDSN != "" {
+		if session, err = pgx.ParseConfig(opts.ListenDSN); err != nil {
+			return nil, errors.New("pgstore: the listening database URL is not valid")
+		}
+	}
 	octx, cancel := context.WithTimeout(ctx, max(opts.QueryTimeout, 5*time.Second))
 	defer cancel()
 	if opts.Schema == "" {
-		if opts.Schema, err = chooseSchema(octx, cfg); err != nil {
+		if opts.Schema, err = chooseSchema(octx, cfg.ConnConfig, session); err != nil {
 			return nil, err
 		}
 	}
@@ -164,7 +213,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	cfg.MaxConns = opts.MaxConns
-	ConfigurePool(cfg, opts.Schema)
+	delete(cfg.ConnConfig.RuntimeParams, "search_path")
+	if !strings.Contains(dsn, "default_query_exec_mode") {
+		cfg.ConnConfig.DefaultQueryExecMode = DefaultQueryExecMode
+	}
 	pool, err := pgxpool.NewWithConfig(octx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: connecting: %w", err)
@@ -173,7 +225,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: connecting: %w", err)
 	}
-	s, err := open(ctx, pool, opts)
+	s, err := open(ctx, pool, session, opts)
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -182,9 +234,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// ConfigurePool sets the search path of cfg's connections to schema, for a
-// pool that OpenPool will use (and that the application may use for its
-// own queries, schema-qualified). pg_catalog is searched in any case.
+// ConfigurePool sets the search path of cfg's connections to schema.
+//
+// Deprecated: the store's statements name their schema, so OpenPool needs
+// nothing of the pool's configuration. A search path set this way is a
+// startup parameter, which a pooler in transaction mode does not keep
+// (PgBouncer refuses the connection).
 func ConfigurePool(cfg *pgxpool.Config, schema string) {
 	if schema == "" {
 		schema = DefaultSchema
@@ -193,24 +248,59 @@ func ConfigurePool(cfg *pgxpool.Config, schema string) {
 }
 
 // OpenPool is Open over a pool the application already has, so that the
-// store and the application share its connections. The pool's connections
-// must search opts.Schema first (see ConfigurePool); OpenPool checks that,
-// creates the schema when missing and migrates it. Close leaves the pool
-// open.
+// store and the application share its connections. It creates the schema
+// when missing and migrates it, on a connection made from
+// Options.ListenDSN or else from the pool's configuration. Behind a pooler
+// in transaction mode the pool must not use named prepared statements
+// (default_query_exec_mode other than cache_statement; pgx's default is
+// cache_statement) and Options.ListenDSN must be set. Close leaves the
+// pool open.
 func OpenPool(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	return open(ctx, pool, opts)
+	session := pool.Config().ConnConfig.Copy()
+	if opts.ListenDSN != "" {
+		if session, err = pgx.ParseConfig(opts.ListenDSN); err != nil {
+			return nil, errors.New("pgstore: the listening database URL is not valid")
+		}
+	}
+	return open(ctx, pool, session, opts)
 }
 
-func open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
-	s := &Store{pool: pool, timeout: opts.QueryTimeout, resync: opts.ResyncInterval, schema: opts.Schema, log: opts.Logger, metrics: opts.Metrics}
+func open(ctx context.Context, pool *pgxpool.Pool, session *pgx.ConnConfig, opts Options) (*Store, error) {
+	// The session connection searches the schema, for the migrations,
+	// which name no schema: set once connected, since a pooler in
+	// transaction mode refuses it as a startup parameter, and Open must
+	// get as far as saying so plainly.
+	delete(session.RuntimeParams, "search_path")
+	s := &Store{pool: conns{raw: pool, q: newQualifier(opts.Schema)}, session: session, timeout: opts.QueryTimeout,
+		resync: opts.ResyncInterval, schema: opts.Schema, log: opts.Logger, metrics: opts.Metrics}
+	// Each step has its own deadline: migrations may take long.
+	step := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(ctx, max(opts.QueryTimeout, 5*time.Second))
+	}
+	qctx, cancel := step()
+	defer cancel()
+	conn, err := pgx.ConnectConfig(qctx, session.Copy())
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: connecting for listening: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			conn.Close(context.Background())
+		}
+	}()
+	if err := s.checkSession(ctx, conn); err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(qctx, `SET search_path TO `+pgx.Identifier{opts.Schema}.Sanitize()); err != nil {
+		return nil, fmt.Errorf("pgstore: setting the search path: %w", err)
+	}
 	if opts.Existing {
-		qctx, cancel := s.ctx(ctx)
-		defer cancel()
-		v, err := layoutVersion(qctx, pool, s.schema)
+		v, err := layoutVersion(qctx, conn, s.schema)
 		if err != nil {
 			return nil, err
 		}
@@ -218,7 +308,7 @@ func open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error)
 			return nil, fmt.Errorf("%w: schema %s holds no users", ErrNoStore, s.schema)
 		}
 	}
-	if err := s.ensureSchema(ctx); err != nil {
+	if err := s.ensureSchema(qctx, conn); err != nil {
 		return nil, err
 	}
 	if err := s.recordHistory(ctx); err != nil {
@@ -227,227 +317,49 @@ func open(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error)
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
+	// The pool sees what the session made: the same database.
+	pctx, cancel := step()
+	defer cancel()
+	var n int
+	if err := s.pool.QueryRow(pctx, `SELECT count(*) FROM localauth_migrations`).Scan(&n); err != nil {
+		return nil, fmt.Errorf("pgstore: the pool does not see the schema %s that the listening connection migrated: %w", s.schema, err)
+	}
+	ok, s.idle = true, conn
 	return s, nil
 }
 
-// ensureSchema creates the store's schema when it is missing, and checks
-// that the pool's connections work in it. It asks for the CREATE privilege
-// only when the schema is missing, so that a role that may not create
-// schemas runs in one made for it by an administrator.
-func (s *Store) ensureSchema(ctx context.Context) error {
+// checkSession checks that conn is a session of its own on the pool's
+// database: a LISTEN on it hears a NOTIFY sent through the pool. Through a
+// pooler in transaction mode the LISTEN stays on whatever server
+// connection ran it, and conn hears nothing.
+func (s *Store) checkSession(ctx context.Context, conn *pgx.Conn) error {
+	ch := "localauth_probe_" + strings.ToLower(rand.Text())
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, s.schema).Scan(&exists); err != nil {
-		return fmt.Errorf("pgstore: looking for schema %s: %w", s.schema, err)
+	if _, err := conn.Exec(ctx, `LISTEN `+ch); err != nil {
+		return fmt.Errorf("pgstore: listening: %w", err)
 	}
-	if !exists {
-		// Under a lock: two instances creating it at once would race
-		// even with IF NOT EXISTS (a unique violation in pg_namespace).
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('localauth schema'))`); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{s.schema}.Sanitize())
-			return err
-		})
+	if _, err := s.pool.Exec(ctx, `SELECT pg_notify($1, '')`, ch); err != nil {
+		return fmt.Errorf("pgstore: notifying through the pool: %w", err)
+	}
+	for {
+		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
-			return fmt.Errorf("pgstore: creating schema %s: %w", s.schema, err)
-		}
-	}
-	var current *string
-	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&current); err != nil {
-		return fmt.Errorf("pgstore: reading the search path: %w", err)
-	}
-	if current == nil || *current != s.schema {
-		return fmt.Errorf("pgstore: the pool's connections do not work in schema %s (see ConfigurePool)", s.schema)
-	}
-	return nil
-}
-
-// chooseSchema picks the schema when Options.Schema is empty: the first of
-// the URL's search_path, so that a deployment that named its schema that
-// way keeps it; else the connection's default schema when an earlier
-// version left the store's tables there (they are used in place: moving
-// them would break instances of that version still running); else
-// DefaultSchema.
-func chooseSchema(ctx context.Context, cfg *pgxpool.Config) (string, error) {
-	if sp := cfg.ConnConfig.RuntimeParams["search_path"]; sp != "" {
-		first, _, _ := strings.Cut(sp, ",")
-		return strings.Trim(strings.TrimSpace(first), `"`), nil
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig.Copy())
-	if err != nil {
-		return "", fmt.Errorf("pgstore: connecting: %w", err)
-	}
-	defer conn.Close(context.Background())
-	var current *string
-	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&current); err != nil {
-		return "", fmt.Errorf("pgstore: reading the search path: %w", err)
-	}
-	var present bool
-	if err := conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgx.Identifier{DefaultSchema, versionTable}.Sanitize()).Scan(&present); err != nil {
-		return "", err
-	}
-	if present || current == nil {
-		return DefaultSchema, nil
-	}
-	v, err := layoutVersion(ctx, conn, *current)
-	if err != nil {
-		return "", err
-	}
-	if v > 0 {
-		return *current, nil
-	}
-	return DefaultSchema, nil
-}
-
-// querier is what layoutVersion reads the catalog with.
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// layoutVersion reads which of the store's migrations a schema's tables
-// show applied: 0 when the schema does not hold the store's tables. It
-// trusts the tables, not a version number, so that a goose history shared
-// with an application cannot mislead it. Each migration leaves a column or
-// a table only it makes; the version is the last of an unbroken run.
-func layoutVersion(ctx context.Context, q querier, schema string) (int64, error) {
-	marks := []struct{ table, column string }{
-		{"users", "password_hash"},      // 1, with sessions.token_hash below
-		{"throttle", "count"},           // 2
-		{"users", "credential_version"}, // 3
-		{"users", "skeleton"},           // 4
-		{"devices", "token_hash"},       // 5
-		{"sessions", "public_id"},       // 6
-		{"totp", "sealed"},              // 7
-	}
-	has := func(table, column string) (bool, error) {
-		var ok bool
-		err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
-			WHERE table_schema = $1 AND table_name = $2 AND column_name = $3)`, schema, table, column).Scan(&ok)
-		return ok, err
-	}
-	var v int64
-	for i, m := range marks {
-		ok, err := has(m.table, m.column)
-		if err != nil {
-			return 0, fmt.Errorf("pgstore: reading the layout of schema %s: %w", schema, err)
-		}
-		if ok && i == 0 {
-			ok, err = has("sessions", "token_hash")
-			if err == nil && ok {
-				ok, err = has("revocations", "id")
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w: a LISTEN on it heard nothing of a NOTIFY sent through the pool within %v. "+
+					"Give it a URL that reaches PostgreSQL directly or through a pooler in session mode "+
+					"(Options.ListenDSN; for localauth serve, --listen-db or LOCALAUTH_LISTEN_DB), on the same database", ErrNoSession, s.timeout)
 			}
-			if err != nil {
-				return 0, fmt.Errorf("pgstore: reading the layout of schema %s: %w", schema, err)
-			}
+			return fmt.Errorf("pgstore: listening: %w", err)
 		}
-		if !ok {
+		if n.Channel == ch {
 			break
 		}
-		v = int64(i + 1)
 	}
-	return v, nil
-}
-
-// recordHistory gives a schema that an earlier version migrated, whose
-// history is in goose's default table goose_db_version (which an
-// application on goose may share), a history table of the store's own,
-// recording the migrations its tables show applied. It changes no table of
-// the store's and leaves goose_db_version as it is. It runs under a lock,
-// so that instances starting together do it once.
-func (s *Store) recordHistory(ctx context.Context) error {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	db := stdlib.OpenDBFromPool(s.pool)
-	defer db.Close()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("pgstore: recording the schema's history: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('localauth history'))`); err != nil {
-		return fmt.Errorf("pgstore: recording the schema's history: %w", err)
-	}
-	var present bool
-	if err := tx.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgx.Identifier{s.schema, versionTable}.Sanitize()).Scan(&present); err != nil || present {
-		return err // current layout, or a history recorded meanwhile
-	}
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	version, err := layoutVersion(ctx, conn, s.schema)
-	conn.Release()
-	if err != nil || version == 0 {
-		return err // a fresh schema: goose creates the history
-	}
-	history, err := database.NewStore(database.DialectPostgres, versionTable)
-	if err != nil {
-		return err
-	}
-	if err := history.CreateVersionTable(ctx, tx); err != nil {
-		return fmt.Errorf("pgstore: creating %s: %w", versionTable, err)
-	}
-	for v := int64(0); v <= version; v++ {
-		if err := history.Insert(ctx, tx, database.InsertRequest{Version: v}); err != nil {
-			return fmt.Errorf("pgstore: recording version %d: %w", v, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("pgstore: recording the schema's history: %w", err)
-	}
-	s.log.Info("pgstore: recorded the history of tables an earlier version made", "schema", s.schema, "version", version)
-	return nil
-}
-
-func (s *Store) provider() (*goose.Provider, func() error, error) {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return nil, nil, err
-	}
-	locker, err := lock.NewPostgresSessionLocker()
-	if err != nil {
-		return nil, nil, err
-	}
-	db := stdlib.OpenDBFromPool(s.pool)
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker),
-		goose.WithTableName(versionTable), goose.WithGoMigrations(pgmigrations.Skeleton))
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	return p, db.Close, nil
-}
-
-func (s *Store) migrate(ctx context.Context) error {
-	p, closeDB, err := s.provider()
-	if err != nil {
-		return err
-	}
-	defer closeDB()
-	// A schema already at the latest version needs no lock: instances
-	// and admin commands starting together do not queue for it. (An
-	// error here, a database never migrated for one, falls through to Up.)
-	if pending, err := p.HasPending(ctx); err == nil && !pending {
-		return nil
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("pgstore: migrating the schema: %w", err)
+	if _, err := conn.Exec(ctx, `UNLISTEN `+ch); err != nil {
+		return fmt.Errorf("pgstore: listening: %w", err)
 	}
 	return nil
-}
-
-// SchemaVersion returns the schema version the database is at and the
-// latest one this binary knows.
-func (s *Store) SchemaVersion(ctx context.Context) (current, latest int64, err error) {
-	p, closeDB, err := s.provider()
-	if err != nil {
-		return 0, 0, err
-	}
-	defer closeDB()
-	return p.GetVersions(ctx)
 }
 
 // SchemaName returns Options.Schema as given to Open.
@@ -462,10 +374,22 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the pool, unless it was the application's (OpenPool).
 func (s *Store) Close() error {
+	if c := s.takeIdle(); c != nil {
+		c.Close(context.Background())
+	}
 	if s.ownsPool {
-		s.pool.Close()
+		s.pool.raw.Close()
 	}
 	return nil
+}
+
+// takeIdle returns the session connection Open left, once.
+func (s *Store) takeIdle() *pgx.Conn {
+	s.idleMu.Lock()
+	defer s.idleMu.Unlock()
+	c := s.idle
+	s.idle = nil
+	return c
 }
 
 func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {

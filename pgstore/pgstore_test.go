@@ -23,12 +23,24 @@ import (
 // the test skips with a message; CI sets it.
 func MustOpen(tb testing.TB) *pgstore.Store {
 	tb.Helper()
+	return mustOpenThrough(tb, "")
+}
+
+// mustOpenThrough is MustOpen with the pool on pooled (a URL through a
+// pooler in transaction mode) and the session connection direct; pooled ""
+// is direct.
+func mustOpenThrough(tb testing.TB, pooled string) *pgstore.Store {
+	tb.Helper()
 	dsn := os.Getenv("LOCALAUTH_TEST_POSTGRES")
 	if dsn == "" {
 		tb.Skip("PostgreSQL test: set LOCALAUTH_TEST_POSTGRES (e.g. postgres://postgres@127.0.0.1:5432/test) to run it")
 	}
+	opts := pgstore.Options{}
+	if pooled != "" {
+		opts.ListenDSN, dsn = dsn, pooled
+	}
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, err := pgx.Connect(ctx, os.Getenv("LOCALAUTH_TEST_POSTGRES"))
 	if err != nil {
 		tb.Fatalf("connecting to LOCALAUTH_TEST_POSTGRES: %v", err)
 	}
@@ -36,7 +48,8 @@ func MustOpen(tb testing.TB) *pgstore.Store {
 	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{schema}.Sanitize()); err != nil {
 		tb.Fatal(err)
 	}
-	s, err := pgstore.Open(ctx, dsn, pgstore.Options{Schema: schema})
+	opts.Schema = schema
+	s, err := pgstore.Open(ctx, dsn, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -24,7 +24,8 @@ func logRevocation(ctx context.Context, tx pgx.Tx, userID int64, h *localauth.To
 }
 
 // WatchRevocations implements localauth.RevocationWatcher: it LISTENs on a
-// connection of its own and reads the revocation log at every notification,
+// connection of its own, made from Options.ListenDSN (a LISTEN needs a
+// session, which a pooler in transaction mode does not keep), and reads the revocation log at every notification,
 // and every Options.ResyncInterval besides. When the listening connection
 // drops it reconnects and, since it cannot tell what it missed meanwhile,
 // reports a flush of everything first.
@@ -82,12 +83,16 @@ type logCursor struct {
 
 // listen runs one listening connection until it fails.
 func (s *Store) listen(ctx context.Context, cur *logCursor, started *bool, fn func(localauth.Revocation)) error {
-	pooled, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return err
+	conn := s.takeIdle()
+	if conn == nil || conn.IsClosed() {
+		cctx, cancel := s.ctx(ctx)
+		var err error
+		conn, err = pgx.ConnectConfig(cctx, s.session.Copy())
+		cancel()
+		if err != nil {
+			return err
+		}
 	}
-	// A connection that has LISTENed is not handed back to the pool.
-	conn := pooled.Hijack()
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, `LISTEN `+channel); err != nil {
 		return err
@@ -95,7 +100,7 @@ func (s *Store) listen(ctx context.Context, cur *logCursor, started *bool, fn fu
 	if !*started {
 		// Start at the end of the log as it is now, remembering which
 		// transactions are still running so that their rows are read.
-		err := conn.QueryRow(ctx, `SELECT coalesce(max(id), 0), pg_snapshot_xmin(pg_current_snapshot())::text::bigint FROM revocations`).
+		err := conn.QueryRow(ctx, s.pool.q.sql(`SELECT coalesce(max(id), 0), pg_snapshot_xmin(pg_current_snapshot())::text::bigint FROM revocations`)).
 			Scan(&cur.last, &cur.xmin)
 		if err != nil {
 			return err
@@ -113,7 +118,7 @@ func (s *Store) listen(ctx context.Context, cur *logCursor, started *bool, fn fu
 		}
 		if time.Since(lastPrune) > time.Minute {
 			lastPrune = time.Now()
-			if _, err := conn.Exec(ctx, `DELETE FROM revocations WHERE created_at < now() - interval '1 hour'`); err != nil && ctx.Err() == nil {
+			if _, err := conn.Exec(ctx, s.pool.q.sql(`DELETE FROM revocations WHERE created_at < now() - interval '1 hour'`)); err != nil && ctx.Err() == nil {
 				s.log.Warn("pgstore: pruning the revocation log failed", "err", err)
 			}
 		}
@@ -133,12 +138,12 @@ func (s *Store) listen(ctx context.Context, cur *logCursor, started *bool, fn fu
 // advances cur. The rows and the snapshot's xmin come from one statement,
 // so one snapshot.
 func (s *Store) readLog(ctx context.Context, conn *pgx.Conn, cur *logCursor, fn func(localauth.Revocation)) error {
-	rows, err := conn.Query(ctx,
+	rows, err := conn.Query(ctx, s.pool.q.sql(
 		`SELECT x.xmin, r.id, r.user_id, r.token_hash, r.xid,
 		        extract(epoch FROM clock_timestamp() - r.created_at)::float8
 		 FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) x
 		 LEFT JOIN revocations r ON r.id > $1 OR r.xid >= $2
-		 ORDER BY r.id`, cur.last, cur.xmin)
+		 ORDER BY r.id`), cur.last, cur.xmin)
 	if err != nil {
 		return err
 	}

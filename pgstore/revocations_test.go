@@ -111,10 +111,9 @@ func TestRevocationCommittedOutOfOrder(t *testing.T) {
 	alice, aliceTok := login("alice")
 	bob, bobTok := login("bob")
 
-	pool := pgstore.PoolOf(a)
 	revoke := func(u localauth.User) (pgx.Tx, int64) {
 		t.Helper()
-		tx, err := pool.Begin(ctx)
+		tx, err := pgstore.Begin(ctx, a)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,7 +166,7 @@ func TestCreateSessionWaitsForCredentialChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, err := pgstore.PoolOf(s).Begin(ctx)
+	tx, err := pgstore.Begin(ctx, s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -212,8 +211,9 @@ func TestLookalikeTablesNotAdopted(t *testing.T) {
 	}
 }
 
-// A pool the application made: the store uses it, checks its search path
-// and leaves it open on Close.
+// A pool the application made, configured in nothing for the store: the
+// store uses it, its statements naming their schema, and leaves it open on
+// Close.
 func TestOpenPool(t *testing.T) {
 	dsn, _ := freshDatabase(t)
 	ctx := context.Background()
@@ -221,16 +221,6 @@ func TestOpenPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer plain.Close()
-	if _, err := pgstore.OpenPool(ctx, plain, pgstore.Options{}); err == nil || !strings.Contains(err.Error(), "ConfigurePool") {
-		t.Fatalf("a pool searching public: %v, want a pointer to ConfigurePool", err)
-	}
-
-	pgstore.ConfigurePool(cfg, "")
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -247,6 +237,10 @@ func TestOpenPool(t *testing.T) {
 	var n int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM localauth.users`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("the application's pool after Close: %d users, %v", n, err)
+	}
+	var current string
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&current); err != nil || current != "public" {
+		t.Fatalf("the application's connections search %q (%v), want public as they were", current, err)
 	}
 	if _, err := pgstore.Open(ctx, dsn, pgstore.Options{Schema: "Bad-Name"}); err == nil {
 		t.Fatal("a schema name that needs quoting was accepted")

@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer, getenv func(
 	tabs := fs.Int("tabs", 10_000, "live tabs held open for the memory row")
 	sessions := fs.Int("sessions", 1_000_000, "sessions stored for the Authenticate scaling row")
 	flood := fs.Int("flood", 200_000, "failed logins sent by the flood row, from up to 65,536 addresses")
-	postgres := fs.String("postgres", getenv("LOCALAUTH_TEST_POSTGRES"), "PostgreSQL server URL for the mass-revocation row (a database of its own is created and dropped); default $LOCALAUTH_TEST_POSTGRES")
+	postgres := fs.String("postgres", getenv("LOCALAUTH_TEST_POSTGRES"), "PostgreSQL server URL for the mass-revocation and pooler rows (a database of its own is created and dropped); default $LOCALAUTH_TEST_POSTGRES")
 	massUsers := fs.Int("mass-users", 100, "users of the mass-revocation row")
 	massTabs := fs.Int("mass-tabs", 100, "live tabs per user in the mass-revocation row")
 	massServers := fs.Int("mass-servers", 4, "instances in the mass-revocation row")
@@ -129,7 +129,7 @@ func (b *bench) step(format string, args ...any) {
 
 func (b *bench) run(ctx context.Context) error {
 	if b.want("auth") {
-		b.step("[1/8] Authenticate with %d vs 1,000 sessions stored", b.sessions)
+		b.step("[1/9] Authenticate with %d vs 1,000 sessions stored", b.sessions)
 		if err := b.authScaling(ctx); err != nil {
 			return err
 		}
@@ -146,7 +146,7 @@ func (b *bench) run(ctx context.Context) error {
 	}
 
 	if b.want("me") {
-		b.step("[2/8] GET /api/auth/me vs a bare handler, 50 connections, with and without metrics")
+		b.step("[2/9] GET /api/auth/me vs a bare handler, 50 connections, with and without metrics")
 		withMetrics, err := b.startServer(ctx, "--token-storage", "cookie", "--metrics-addr", "127.0.0.1:0")
 		if err != nil {
 			return err
@@ -158,11 +158,11 @@ func (b *bench) run(ctx context.Context) error {
 		}
 	}
 	if b.want("rate") {
-		b.step("[3/8] logins/s vs raw bcrypt comparisons/s at cost %d", b.cost)
+		b.step("[3/9] logins/s vs raw bcrypt comparisons/s at cost %d", b.cost)
 		if err := b.loginRate(ctx, srv); err != nil {
 			return err
 		}
-		b.step("[4/8] registrations/s vs raw bcrypt hashes/s at cost %d", b.cost)
+		b.step("[4/9] registrations/s vs raw bcrypt hashes/s at cost %d", b.cost)
 		if err := b.registerRate(ctx, srv); err != nil {
 			return err
 		}
@@ -174,19 +174,19 @@ func (b *bench) run(ctx context.Context) error {
 		}
 	}
 	if b.want("abuse") {
-		b.step("[5/8] abuse: a login burst, a looping client, a flood, a locked-out owner and parallel guessing, on a fresh server (about %v)", 14*b.dur)
+		b.step("[5/9] abuse: a login burst, a looping client, a flood, a locked-out owner and parallel guessing, on a fresh server (about %v)", 14*b.dur)
 		if err := b.abuse(ctx); err != nil {
 			return err
 		}
 	}
 	if b.want("live-rtt") {
-		b.step("[6/8] live: event round trips at 1,000 events/s over 1,000 tabs")
+		b.step("[6/9] live: event round trips at 1,000 events/s over 1,000 tabs")
 		if err := b.liveRTT(ctx, srv); err != nil {
 			return err
 		}
 	}
 	if b.want("live-rss") {
-		b.step("[7/8] live: RSS per hydrated idle tab, %d tabs, on a fresh server", b.tabs)
+		b.step("[7/9] live: RSS per hydrated idle tab, %d tabs, on a fresh server", b.tabs)
 		fresh, err := b.startServer(ctx)
 		if err != nil {
 			return err
@@ -198,14 +198,20 @@ func (b *bench) run(ctx context.Context) error {
 		}
 	}
 	if b.want("revocation") {
-		b.step("[8/8] mass revocation: %d users × %d tabs on %d instances on PostgreSQL, all disabled at once", b.massUsers, b.massTabs, b.massServers)
-		return b.massRevocation(ctx)
+		b.step("[8/9] mass revocation: %d users × %d tabs on %d instances on PostgreSQL, all disabled at once", b.massUsers, b.massTabs, b.massServers)
+		if err := b.massRevocation(ctx); err != nil {
+			return err
+		}
+	}
+	if b.want("pooler") {
+		b.step("[9/9] PostgreSQL through PgBouncer in transaction mode vs direct: me with the cache on and off, by statement mode, and logins")
+		return b.pooler(ctx)
 	}
 	return nil
 }
 
 // benchRows are the names --rows takes, in the order the rows run.
-var benchRows = []string{"auth", "me", "rate", "lone", "abuse", "live-rtt", "live-rss", "revocation"}
+var benchRows = []string{"auth", "me", "rate", "lone", "abuse", "live-rtt", "live-rss", "revocation", "pooler"}
 
 // want reports whether the row group name is to run.
 func (b *bench) want(name string) bool { return len(b.only) == 0 || b.only[name] }

@@ -50,6 +50,14 @@ func TestBenchCommandRunsEveryRow(t *testing.T) {
 	if !strings.Contains(out, mass) {
 		t.Errorf("no row %q in:\n%s", mass, out)
 	}
+	// So do the pooler rows, which need PgBouncer besides.
+	pooler := "GET /api/auth/me through PgBouncer (transaction mode, pool 10), cache on"
+	if os.Getenv("LOCALAUTH_TEST_POSTGRES") == "" {
+		pooler = "me through PgBouncer (transaction mode) vs direct"
+	}
+	if !strings.Contains(out, pooler) {
+		t.Errorf("no row %q in:\n%s", pooler, out)
+	}
 	if strings.Contains(out, "store lookup") {
 		t.Errorf("the retired store-lookup row is still printed:\n%s", out)
 	}

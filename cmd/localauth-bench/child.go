@@ -44,6 +44,8 @@ func runChild(ctx context.Context, args []string, out io.Writer) error {
 	storage := fs.String("token-storage", "", "localstorage or cookie")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on this address")
 	loginRate := fs.Int("logins-per-minute", 0, "successful logins per client address per minute (default the Service's)")
+	listenDB := fs.String("listen-db", "", "PostgreSQL: a direct URL for listening and migrating when --db goes through a pooler")
+	cacheSize := fs.Int("cache-size", 0, "sessions cached (default the Service's; -1 none)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -60,7 +62,7 @@ func runChild(ctx context.Context, args []string, out io.Writer) error {
 	}
 	var st localauth.Store
 	if strings.HasPrefix(*db, "postgres://") || strings.HasPrefix(*db, "postgresql://") {
-		p, err := pgstore.Open(ctx, *db, pgstore.Options{Logger: log, Metrics: metrics.Hook()})
+		p, err := pgstore.Open(ctx, *db, pgstore.Options{Logger: log, Metrics: metrics.Hook(), ListenDSN: *listenDB})
 		if err != nil {
 			return err
 		}
@@ -74,7 +76,7 @@ func runChild(ctx context.Context, args []string, out io.Writer) error {
 		defer s.Close()
 		st = s
 	}
-	cfg := localauth.Config{Hasher: localauth.BcryptHasher{Cost: *cost}, AllowWeakCost: *cost < localauth.MinBcryptCost}
+	cfg := localauth.Config{Hasher: localauth.BcryptHasher{Cost: *cost}, AllowWeakCost: *cost < localauth.MinBcryptCost, CacheSize: *cacheSize}
 	if *loginRate > 0 {
 		cfg.Throttle.ClientLoginsPerMinute = *loginRate
 		cfg.Throttle.ClientLoginBurst = *loginRate

@@ -40,6 +40,9 @@ type Main struct {
 
 	// schema is --schema: the PostgreSQL schema of the store's tables.
 	schema string
+	// listenDB is --listen-db: the PostgreSQL URL of a session of its
+	// own, for the revocation listener and the migrations.
+	listenDB string
 }
 
 // command is one verb of the CLI.
@@ -142,7 +145,7 @@ func isHelpFlag(arg string) bool { return arg == "-h" || arg == "--help" || arg 
 
 // globalFlags are the flags every command takes, which may also stand
 // before the command's name.
-var globalFlags = []string{"db", "schema"}
+var globalFlags = []string{"db", "schema", "listen-db"}
 
 // leadingGlobals splits off the global flags (--db PATH, --schema NAME, or
 // --db=PATH…) that stand before a command's name.
@@ -196,7 +199,8 @@ func (m *Main) printHelp(w io.Writer) {
 // dbHelp says where every command finds its database.
 const dbHelp = "Every command takes --db: a SQLite file, or a PostgreSQL URL (postgres://…) or\n" +
 	"connection string (host=… dbname=…). Without --db: $LOCALAUTH_DB, else localauth.db.\n" +
-	"On PostgreSQL the tables live in schema localauth (--schema or $LOCALAUTH_SCHEMA to change it)."
+	"On PostgreSQL the tables live in schema localauth (--schema or $LOCALAUTH_SCHEMA to change it);\n" +
+	"behind a pooler in transaction mode, --listen-db (or $LOCALAUTH_LISTEN_DB) names a direct URL."
 
 // printCommands lists the commands whose names start with prefix.
 func (m *Main) printCommands(w io.Writer, prefix string) {
@@ -234,6 +238,8 @@ func (m *Main) printCommandHelp(w io.Writer, name string, fs *flag.FlagSet) {
 			fmt.Fprint(w, " (default: $LOCALAUTH_DB, else localauth.db)")
 		case f.Name == "schema":
 			fmt.Fprint(w, " (default: $LOCALAUTH_SCHEMA, else a search_path in the URL, else where an earlier version's tables are, else localauth)")
+		case f.Name == "listen-db":
+			fmt.Fprint(w, " (default: $LOCALAUTH_LISTEN_DB, else --db)")
 		case f.DefValue != "" && f.DefValue != "false":
 			fmt.Fprintf(w, " (default %s)", f.DefValue)
 		}
@@ -255,6 +261,7 @@ func (m *Main) flagSet(name string) (*flag.FlagSet, *string) {
 		schemaHelp = "PostgreSQL only: the `schema` of the store's tables, created if missing"
 	}
 	fs.StringVar(&m.schema, "schema", m.Getenv("LOCALAUTH_SCHEMA"), schemaHelp)
+	fs.StringVar(&m.listenDB, "listen-db", m.Getenv("LOCALAUTH_LISTEN_DB"), "PostgreSQL only: a `URL` that reaches the database directly (or through a pooler in session mode), for listening to revocations and migrating, when --db goes through a pooler in transaction mode")
 	switch {
 	case name == "serve":
 		m.logFormat = "text"
@@ -367,7 +374,14 @@ func (m *Main) openStoreMetrics(ctx context.Context, db string, metrics localaut
 		if p := pgScheme(db); p != "" {
 			db = strings.ToLower(p) + db[len(p):] // pgx knows only lower-case schemes
 		}
-		st, err := pgstore.Open(ctx, db, pgstore.Options{Metrics: metrics, Schema: m.schema, Existing: existing})
+		listen := m.listenDB
+		if p := pgScheme(listen); p != "" {
+			listen = strings.ToLower(p) + listen[len(p):]
+		}
+		if listen != "" && !isPostgres(listen) {
+			return nil, nil, usagef("--listen-db must be a PostgreSQL URL or connection string")
+		}
+		st, err := pgstore.Open(ctx, db, pgstore.Options{Metrics: metrics, Schema: m.schema, Existing: existing, ListenDSN: listen})
 		if errors.Is(err, pgstore.ErrNoStore) {
 			// "no localauth store here: schema X holds no users"
 			return nil, nil, fmt.Errorf("%s; create it with 'localauth migrate', or name the right schema with --schema", strings.TrimPrefix(err.Error(), "pgstore: "))
@@ -377,6 +391,9 @@ func (m *Main) openStoreMetrics(ctx context.Context, db string, metrics localaut
 			return nil, nil, fmt.Errorf("opening the PostgreSQL database: %w", err)
 		}
 		return st, func() { st.Close() }, nil
+	}
+	if m.listenDB != "" {
+		return nil, nil, usagef("--listen-db is for a PostgreSQL --db")
 	}
 	if err := checkDB(db, true); err != nil {
 		return nil, nil, err

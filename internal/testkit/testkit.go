@@ -1,5 +1,6 @@
 // Package testkit holds what the tests of several packages share to talk
-// to real parts: a fresh PostgreSQL database, and "localauth serve" in a
+// to real parts: a fresh PostgreSQL database, PgBouncer in front of it,
+// and "localauth serve" in a
 // process of its own (to kill it, signal it or measure it). The browser
 // harness lives in package testkit/browser.
 package testkit
@@ -9,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -23,6 +25,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/localauth/localauth/internal/pgbouncer"
 )
 
 // PostgresEnv names the variable holding the URL of the PostgreSQL server
@@ -167,4 +171,23 @@ func Serve(tb testing.TB, db string, args ...string) *Process {
 		tb.Fatalf("localauth serve did not start within 30s; stderr:\n%s", p.Stderr)
 		return nil
 	}
+}
+
+// PgBouncer starts PgBouncer in transaction mode in front of the server
+// that db names (LOCALAUTH_TEST_POSTGRES's, trust authentication), with at
+// most poolSize server connections for each database, and returns db's URL
+// through it. It runs until the test ends, as user nobody when the test
+// runs as root (PgBouncer refuses to run as root). Without pgbouncer
+// (Debian package pgbouncer) the test skips with a message saying so.
+func PgBouncer(tb testing.TB, db *url.URL, poolSize int) *url.URL {
+	tb.Helper()
+	b, err := pgbouncer.Start(context.Background(), db, poolSize)
+	if errors.Is(err, pgbouncer.ErrMissing) {
+		tb.Skip("PgBouncer test: install pgbouncer (Debian package pgbouncer) to run it")
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(b.Close)
+	return b.URL(db)
 }
