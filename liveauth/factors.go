@@ -160,7 +160,7 @@ func (a *Auth) passkeyLogin(ctx context.Context, t *live.Tab, ev live.Event) err
 		return a.finishSecondStep(ctx, t, ev, localauth.SecondFactor{Passkey: []byte(cred)})
 	}
 	ls.ErrorMessage = ""
-	res, err := a.svc.PasskeyLogin(a.withIP(ctx, t), []byte(cred), localauth.LoginOptions{Remember: ev.Fields["remember"] != ""})
+	res, err := a.svc.PasskeyLogin(a.withIP(ctx, t), []byte(cred), LoginOptions(ev))
 	if err != nil {
 		ls.ErrorMessage = passkeyError(err)
 		if errors.Is(err, localauth.ErrUnavailable) {

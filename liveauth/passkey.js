@@ -131,8 +131,8 @@
     const fields = { credential: credentialJSON(cred) };
     const name = document.getElementById(btn.dataset.passkeyName || "");
     if (name) fields.name = name.value;
-    const remember = document.getElementById("remember");
-    if (kind === "login" && remember && remember.checked) fields.remember = "yes";
+    const shared = document.getElementById("shared");
+    if (kind === "login" && shared && shared.checked) fields.shared = "yes";
     submit(btn.dataset.passkeyForm, fields);
   }
 
