@@ -271,6 +271,15 @@ func (t *Tab) Screenshot(name string) {
 	}
 }
 
+// FullPNG captures the whole page (not only the window) as a PNG, with the
+// tab brought to the front first.
+func (t *Tab) FullPNG() []byte {
+	t.TB.Helper()
+	var png []byte
+	t.Run(page.BringToFront(), chromedp.FullScreenshot(&png, 100))
+	return png
+}
+
 // Click clicks the element matching sel.
 func (t *Tab) Click(sel string) {
 	t.TB.Helper()
