@@ -46,6 +46,73 @@
     }
   })();
 
+  // --- values kept for the browser session --------------------------------
+  //
+  // A value the server asked to keep for this browser session only (see
+  // Tab.SessionStorage) is in the tab's sessionStorage, which the browser
+  // forgets when it closes but also keeps apart per tab. So that it still
+  // reaches every open tab of the site, a tab that has none asks the open
+  // ones over a BroadcastChannel (same origin only, never the server) before
+  // it says hello, and one that holds it answers. The LocalStorage flag
+  // sharedFlag, holding no value, says that some tab held one: without it a
+  // tab does not ask, so a first visit waits for nothing; with it a tab
+  // waits up to askWait for an answer, and none means the tabs that held it
+  // are gone (the flag is then dropped). A value removed in one tab (a
+  // logout) is removed from the others too.
+  const sharedFlag = "live.session_shared";
+  const askWait = 3000;
+  const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("live.session") : null;
+  let answered = null; // the pending ask's resolve
+
+  function sessionValues() {
+    const values = {};
+    for (const k of localKeys) {
+      const v = sessionStorage.getItem(k);
+      if (v !== null) values[k] = v;
+    }
+    return values;
+  }
+
+  if (channel) {
+    channel.onmessage = (e) => {
+      const m = e.data;
+      if (!m || typeof m !== "object") return;
+      if (m.t === "ask") {
+        const values = sessionValues();
+        if (Object.keys(values).length > 0) channel.postMessage({ t: "give", values });
+      } else if (m.t === "give" && answered && m.values && typeof m.values === "object") {
+        for (const k of localKeys) {
+          if (typeof m.values[k] === "string") sessionStorage.setItem(k, m.values[k]);
+        }
+        answered();
+      } else if (m.t === "drop" && localKeys.includes(m.key) && sessionStorage.getItem(m.key) === m.value) {
+        sessionStorage.removeItem(m.key);
+      }
+    };
+  }
+
+  // fromOtherTabs settles once the tab has what its open siblings keep for
+  // the browser session, or knows there is nothing to wait for.
+  const fromOtherTabs = (() => {
+    const stored = (k) => localStorage.getItem(k) !== null || sessionStorage.getItem(k) !== null;
+    if (!channel || localStorage.getItem(sharedFlag) === null || localKeys.length === 0 || localKeys.some(stored)) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        answered = null;
+        localStorage.removeItem(sharedFlag);
+        resolve();
+      }, askWait);
+      answered = () => {
+        answered = null;
+        clearTimeout(timer);
+        resolve();
+      };
+      channel.postMessage({ t: "ask" });
+    });
+  })();
+
   function root() {
     return document.getElementById("live-root");
   }
@@ -63,7 +130,9 @@
   function connect() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     ws = new WebSocket(proto + "//" + location.host + "/_live");
-    ws.onopen = () => {
+    const sock = ws;
+    ws.onopen = () => fromOtherTabs.then(() => {
+      if (ws !== sock || sock.readyState !== WebSocket.OPEN) return;
       backoff = 500;
       const local = {};
       for (const k of localKeys) {
@@ -73,7 +142,6 @@
         if (v !== null) local[k] = v;
       }
       const id = nextID++;
-      const sock = ws;
       pending.set(id, (ok) => {
         // Only an answered hello on the socket still open hydrates the
         // page: a hello refused, or one whose socket closed before the
@@ -91,7 +159,7 @@
       pingTimer = setInterval(() => {
         if (ws && ws.readyState === WebSocket.OPEN) ws.send('{"t":"ping"}');
       }, 25000);
-    };
+    });
     ws.onmessage = (m) => {
       let msg;
       try {
@@ -188,6 +256,7 @@
         if (a.session) {
           sessionStorage.setItem(a.key, a.value);
           localStorage.removeItem(a.key);
+          localStorage.setItem(sharedFlag, "1");
         } else {
           localStorage.setItem(a.key, a.value);
           sessionStorage.removeItem(a.key);
@@ -195,8 +264,13 @@
         break;
       case "local_remove":
         if (localKeys.includes(a.key)) {
+          const held = sessionStorage.getItem(a.key);
           localStorage.removeItem(a.key);
           sessionStorage.removeItem(a.key);
+          if (held !== null) {
+            localStorage.removeItem(sharedFlag);
+            if (channel) channel.postMessage({ t: "drop", key: a.key, value: held });
+          }
         }
         break;
     }

@@ -295,7 +295,10 @@ const sessionStorageKey = "live.session_storage:"
 // SessionStorage makes the page keep the LocalStorage variable with the
 // given key in its sessionStorage from the next time the value changes (on
 // true), so that it ends when the browser closes; false goes back to
-// LocalStorage. Hydration reads either.
+// LocalStorage. Hydration reads either. A value kept so still reaches every
+// open tab of the site: a new tab asks the open ones for it over a
+// BroadcastChannel before its hello (never through the server), and its
+// removal in one tab removes it from the others.
 func (t *Tab) SessionStorage(key string, on bool) {
 	if on {
 		t.Store(sessionStorageKey+key, true)

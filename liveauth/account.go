@@ -43,6 +43,11 @@ type AccountState struct {
 	// RecoveryCodes are shown once, until the user says they are saved.
 	ShowCodes     bool           `live:"show_codes"`
 	RecoveryCodes []RecoveryCode `live:"recovery_codes"`
+	// PasskeyResume counts the password confirmations that an "Add a
+	// passkey" waited for: each new value has the page script start the
+	// ceremony again by itself, as the other actions carry on on the
+	// server.
+	PasskeyResume int `live:"passkey_resume"`
 }
 
 // SessionRow is one of the user's sessions as the account page shows it.
@@ -261,9 +266,9 @@ func (a *Auth) reauth(ctx context.Context, t *live.Tab, ev live.Event) error {
 	case pending == "regenerate_codes":
 		return a.regenerateCodes(ctx, t, live.Event{})
 	case pending == "add_passkey":
-		// The ceremony runs in the page: the user starts it again.
+		// The ceremony runs in the page: its script starts it again.
 		as.Message = MsgPasskeyConfirmed
-		t.Focus("add-passkey")
+		as.PasskeyResume++
 	case strings.HasPrefix(pending, "remove_passkey:"):
 		return a.removePasskey(ctx, t, live.Event{Fields: map[string]string{"id": strings.TrimPrefix(pending, "remove_passkey:")}})
 	}
@@ -354,6 +359,7 @@ const AccountPage = template.HTML(`
       <label for="passkey_name">Name for a new passkey</label>
       <input id="passkey_name" name="name" type="text" maxlength="64" placeholder="Laptop" autocomplete="off">
       <button type="button" id="add-passkey" data-passkey="register" data-passkey-form="passkey-added-form" data-passkey-name="passkey_name" data-passkey-reauth="passkey-reauth-form" data-passkey-status="passkey-status">Add a passkey</button>
+      <span id="passkey-resume" data-passkey-resume="add-passkey" data-text="account.passkey_resume" hidden></span>
     </div>
     <p class="callout error" id="passkey-status" role="alert" hidden></p>
     <form id="passkey-added-form" data-on-submit="account.passkey_added" method="post" action="/_live/nojs" hidden>

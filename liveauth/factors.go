@@ -32,7 +32,7 @@ const (
 	MsgNewRecoveryCodes  = "New recovery codes. The old ones no longer work; save these now: they are shown only once."
 	MsgPasskeyAdded      = "Passkey added"
 	MsgPasskeyRemoved    = "Passkey removed"
-	MsgPasskeyConfirmed  = "Password confirmed. Select “Add a passkey” again to continue."
+	MsgPasskeyConfirmed  = "Password confirmed. Follow your browser’s prompt to add the passkey."
 	MsgPasskeyNoResponse = "The passkey did not answer. Please try again."
 	MsgPasskeyFailed     = "That passkey could not be used here. Please try again, or use another way in."
 )
@@ -160,7 +160,7 @@ func (a *Auth) passkeyLogin(ctx context.Context, t *live.Tab, ev live.Event) err
 		return a.finishSecondStep(ctx, t, ev, localauth.SecondFactor{Passkey: []byte(cred)})
 	}
 	ls.ErrorMessage = ""
-	res, err := a.svc.PasskeyLogin(a.withIP(ctx, t), []byte(cred), localauth.LoginOptions{Remember: ev.Fields["remember"] != ""})
+	res, err := a.svc.PasskeyLogin(a.withIP(ctx, t), []byte(cred), LoginOptions(ev))
 	if err != nil {
 		ls.ErrorMessage = passkeyError(err)
 		if errors.Is(err, localauth.ErrUnavailable) {

@@ -200,7 +200,7 @@ type identity struct {
 // Variables and handlers:
 //
 //	auth.authenticated_user (computed)  auth.is_authenticated (computed)  auth.do_logout (public)
-//	login.error_message  login.redirect_to  login.on_submit (public)  login.redir (public)
+//	login.error_message  login.redirect_to  login.on_submit (public: username, password, shared)  login.redir (public)
 //	register.success  register.error_message  register.new_user_id  register.handle_registration (public)
 //
 // and for second factors (factors.go): login.second_step, login.use_recovery,
@@ -421,9 +421,9 @@ func (a *Auth) token(t *live.Tab) *string {
 // it. In cookie mode the page gets a one-time code for the cookie, never
 // the token.
 func (a *Auth) login(ctx context.Context, t *live.Tab, res localauth.LoginResult) error {
-	// A session the user did not ask to keep ends with the browser: its
-	// token goes to sessionStorage (in cookie mode, its cookie has no
-	// Max-Age).
+	// A login on a public or shared computer ends with the browser: its
+	// token goes to sessionStorage, which the browser's other open tabs
+	// still get (in cookie mode, its cookie has no Max-Age).
 	t.SessionStorage(LocalStorageKey, !res.Session.Remember)
 	*a.token(t) = string(res.Token)
 	if !a.cookie {
@@ -480,6 +480,19 @@ func (a *Auth) withIP(ctx context.Context, t *live.Tab) context.Context {
 	return ctx
 }
 
+// LoginOptions reads a login event's "Public or shared computer" choice,
+// field shared. Unticked, the default, the login is a remembered one
+// (localauth.LoginOptions.Remember: it lives Config.RememberLifetime, and
+// its token persists across the browser's tabs and restarts, in
+// LocalStorage or in a cookie with Max-Age). Ticked, it is not: the token
+// is kept for the browser session only (sessionStorage, which live hands to
+// the browser's other open tabs, or a cookie without Max-Age), and it
+// lives Config.SessionLifetime. An app's own login page sends the same
+// field.
+func LoginOptions(ev live.Event) localauth.LoginOptions {
+	return localauth.LoginOptions{Remember: ev.Fields["shared"] == ""}
+}
+
 // onSubmit is login.on_submit: check the credentials, start the session, and
 // go back where the login was asked for.
 func (a *Auth) onSubmit(ctx context.Context, t *live.Tab, ev live.Event) error {
@@ -489,7 +502,7 @@ func (a *Auth) onSubmit(ctx context.Context, t *live.Tab, ev live.Event) error {
 	ls.Status = MsgSigningIn
 	t.Flush()
 	lctx := a.withIP(ctx, t)
-	opt := localauth.LoginOptions{Remember: ev.Fields["remember"] != ""}
+	opt := LoginOptions(ev)
 	res, err := a.svc.Login(lctx, ev.Fields["username"], ev.Fields["password"], opt)
 	var busy *localauth.BusyError
 	if errors.As(err, &busy) {

@@ -185,3 +185,67 @@ func TestLoginRetriesOnceWhenBusy(t *testing.T) {
 		t.Fatal("the page showed the busy error although the retry got in")
 	}
 }
+
+// A login on the live page is a remembered one unless "Public or shared
+// computer" is ticked: the default keeps the token in LocalStorage and the
+// longer lifetime; the shared-computer choice keeps it for the browser
+// session (sessionStorage) and the plain lifetime.
+func TestLoginSharedComputerChoice(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, c := range []struct {
+		name     string
+		fields   map[string]string
+		remember bool
+	}{
+		{"default", map[string]string{"username": "alice", "password": pw}, true},
+		{"shared computer", map[string]string{"username": "alice", "password": pw, "shared": "yes"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tb := f.dial(t, "/login")
+			tb.send(map[string]any{"t": "event", "id": 2, "name": "login.on_submit", "fields": c.fields})
+			tb.until(`"do":"local_set","key":"_auth_token"`)
+			var set struct {
+				Value   string `json:"value"`
+				Session bool   `json:"session"`
+			}
+			for _, line := range strings.Split(tb.seen.String(), "\n") {
+				var m struct {
+					Actions []struct {
+						Do      string `json:"do"`
+						Value   string `json:"value"`
+						Session bool   `json:"session"`
+					} `json:"actions"`
+				}
+				json.Unmarshal([]byte(line), &m)
+				for _, a := range m.Actions {
+					if a.Do == "local_set" {
+						set.Value, set.Session = a.Value, a.Session
+					}
+				}
+			}
+			if set.Session == c.remember {
+				t.Fatalf("token kept in sessionStorage: %v, want %v", set.Session, !c.remember)
+			}
+			u, err := f.svc.Authenticate(context.Background(), localauth.Token(set.Value))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sessions, err := f.svc.Sessions(context.Background(), u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			remembered, found := false, false
+			for _, s := range sessions {
+				if s.TokenHash == localauth.HashToken(localauth.Token(set.Value)) {
+					remembered, found = s.Remember, true
+				}
+			}
+			if !found {
+				t.Fatal("the tab's session is not among the user's")
+			}
+			if remembered != c.remember {
+				t.Fatalf("session remembered: %v, want %v", remembered, c.remember)
+			}
+		})
+	}
+}

@@ -23,7 +23,8 @@ const StylesheetLink = template.HTML(`<link rel="stylesheet" href="` + Styleshee
 // that a password is never sent in a URL. novalidate leaves every check to
 // the server, which explains each refusal on the page.
 
-// LoginPage is the canned login page: fields username and password, a
+// LoginPage is the canned login page: fields username and password, the
+// "Public or shared computer" choice (field shared, see LoginOptions), a
 // link to /register, "Sign in with a passkey" when the server offers
 // passkeys, and the second step (#totp_code, or #recovery_code) for an
 // account with two-step verification. On load it calls login.redir once, which sends an
@@ -38,7 +39,8 @@ const LoginPage = template.HTML(`
     <input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" autofocus>
     <label for="password">Password</label>
     <input id="password" name="password" type="password" autocomplete="current-password">
-    <p class="checkbox"><input id="remember" name="remember" type="checkbox" value="yes"><label for="remember">Keep me signed in</label></p>
+    <p class="checkbox"><input id="shared" name="shared" type="checkbox" value="yes" aria-describedby="shared-hint"><label for="shared">Public or shared computer</label></p>
+    <p class="hint" id="shared-hint">Tick it to be signed out when the browser closes.</p>
     <button type="submit">Log in</button>
   </form>
   <div class="passkey-login" data-show="login.passkeys && !login.second_step" hidden>
@@ -47,7 +49,7 @@ const LoginPage = template.HTML(`
   </div>
   <p class="callout error" id="passkey-status" role="alert" hidden></p>
   <form id="passkey-form" data-on-submit="login.passkey" method="post" action="/_live/nojs" hidden>
-    <input type="hidden" name="credential"><input type="hidden" name="remember">
+    <input type="hidden" name="credential"><input type="hidden" name="shared">
   </form>
   <div id="second-step" data-show="login.second_step" hidden>
     <h2>Two-step verification</h2>

@@ -131,18 +131,39 @@
     const fields = { credential: credentialJSON(cred) };
     const name = document.getElementById(btn.dataset.passkeyName || "");
     if (name) fields.name = name.value;
-    const remember = document.getElementById("remember");
-    if (kind === "login" && remember && remember.checked) fields.remember = "yes";
+    const shared = document.getElementById("shared");
+    if (kind === "login" && shared && shared.checked) fields.shared = "yes";
     submit(btn.dataset.passkeyForm, fields);
+  }
+
+  function start(btn) {
+    btn.disabled = true;
+    ceremony(btn).finally(() => {
+      btn.disabled = false;
+    });
   }
 
   document.addEventListener("click", (e) => {
     const btn = e.target.closest("button[data-passkey]");
     if (!btn || btn.disabled) return;
     e.preventDefault();
-    btn.disabled = true;
-    ceremony(btn).finally(() => {
-      btn.disabled = false;
-    });
+    start(btn);
   });
+
+  // A ceremony that had to wait for the password carries on by itself: an
+  // element with data-passkey-resume (naming the button) shows a counter the
+  // server moves on once the password is confirmed, and each new value
+  // starts the ceremony again. The first value a page shows is where it
+  // starts from, not a request.
+  let resumeSeen = null;
+  new MutationObserver(() => {
+    const el = document.querySelector("[data-passkey-resume]");
+    if (!el) return;
+    const v = el.textContent;
+    if (v === "" || v === resumeSeen) return;
+    const first = resumeSeen === null;
+    resumeSeen = v;
+    const btn = document.getElementById(el.dataset.passkeyResume);
+    if (!first && btn && !btn.disabled) start(btn);
+  }).observe(document.documentElement, { subtree: true, childList: true, characterData: true });
 })();

@@ -63,7 +63,8 @@ func apiUser(u localauth.User) APIUser {
 type credentials struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
-	// Remember asks for a "keep me signed in" session.
+	// Remember asks for a remembered session (the live login page's
+	// default, unless "Public or shared computer" is ticked).
 	Remember bool `json:"remember"`
 }
 

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/chromedp"
 )
 
 // The account page in Chromium, in both token storages: a user with three
@@ -45,7 +41,6 @@ func accountPage(t *testing.T, mode string, srv *Server) {
 	tab.Open(srv.URL + "/login")
 	tab.Accessible("the login page")
 	tab.Fill("username", "alice", "password", alicePW)
-	tab.Click("#remember")
 	tab.Submit("password")
 	loggedIn := time.Now()
 	tab.WaitPath("/")
@@ -147,49 +142,4 @@ func tokenAs(t *testing.T, srv *Server, ua string) string {
 		t.Fatalf("token: %d %s", r.status, r.body)
 	}
 	return out.Token
-}
-
-// A login without "Keep me signed in" keeps the token for the browser
-// session only: in sessionStorage in LocalStorage mode, in a cookie without
-// Max-Age in cookie mode.
-func TestBrowserSessionEndsWithBrowser(t *testing.T) {
-	inModes(t, func(t *testing.T, mode string, srv *Server) {
-		api(t, "POST", srv.URL+"/api/auth/register", `{"username":"alice","password":"`+alicePW+`"}`)
-		tab := NewBrowser(t).Tab()
-		tab.Open(srv.URL + "/login")
-		tab.Fill("username", "alice", "password", alicePW)
-		tab.Submit("password")
-		tab.WaitPath("/")
-		tab.WaitJS(`!document.getElementById("account-link").hidden`, "signed in")
-		inLocal := Eval[string](tab, `localStorage.getItem("_auth_token") || ""`)
-		inSession := Eval[string](tab, `sessionStorage.getItem("_auth_token") || ""`)
-		switch mode {
-		case "localstorage":
-			if inLocal != "" || len(inSession) != 43 {
-				t.Fatalf("token in LocalStorage %d chars, in sessionStorage %d; want it in sessionStorage only", len(inLocal), len(inSession))
-			}
-		case "cookie":
-			if inLocal != "" || inSession != "" {
-				t.Fatal("cookie mode left the token where scripts can read it")
-			}
-			var cookies []*network.Cookie
-			tab.Run(chromedp.ActionFunc(func(ctx context.Context) error {
-				var err error
-				cookies, err = network.GetCookies().Do(ctx)
-				return err
-			}))
-			found := false
-			for _, c := range cookies {
-				if c.Name == "localauth_session" {
-					found = true
-					if !c.Session {
-						t.Fatalf("the session cookie outlives the browser (expires %v)", c.Expires)
-					}
-				}
-			}
-			if !found {
-				t.Fatal("no session cookie")
-			}
-		}
-	})
 }

@@ -63,10 +63,10 @@ func journey(t *testing.T, mode string, srv *Server) {
 	tab.Accessible("register-success" + " page")
 	tab.WaitPath("/login")
 
-	// Log in, kept signed in (so the token is in LocalStorage, shared by
-	// the browser's tabs): back on the protected page that asked for it.
+	// Log in (by default remembered, so the token is in LocalStorage,
+	// shared by the browser's tabs): back on the protected page that asked
+	// for it.
 	tab.Fill("username", "alice", "password", alicePW)
-	tab.Click("#remember")
 	tab.Submit("password")
 	tab.WaitPath("/protected")
 	tab.WaitText("#protected-title", "Protected Page for Alice")

@@ -62,13 +62,38 @@ type Browser struct {
 
 func NewBrowser(tb testing.TB) *Browser {
 	tb.Helper()
-	exe := NeedBrowser(tb)
-	// The profile is removed after Chromium has exited (t.TempDir would
-	// race Chromium's last writes).
+	NeedBrowser(tb)
+	return NewBrowserWithProfile(tb, NewProfile(tb))
+}
+
+// NewProfile makes a Chromium profile directory, removed when the test
+// ends (after every browser on it has exited: t.TempDir would race
+// Chromium's last writes). Browsers started on it one after the other are
+// one browser restarted: LocalStorage and cookies with Max-Age stay,
+// sessionStorage and cookies without it do not.
+func NewProfile(tb testing.TB) string {
+	tb.Helper()
 	profile, err := os.MkdirTemp("", "localauth-chromium-")
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() {
+		for range 50 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	return profile
+}
+
+// NewBrowserWithProfile starts a headless Chromium on the given profile
+// directory (see NewProfile). Close it before starting another on the same
+// profile.
+func NewBrowserWithProfile(tb testing.TB, profile string) *Browser {
+	tb.Helper()
+	exe := NeedBrowser(tb)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		chromedp.NoSandbox,
@@ -89,35 +114,48 @@ func NewBrowser(tb testing.TB) *Browser {
 		tb.Fatalf("starting chromium: %v", err)
 	}
 	b := &Browser{TB: tb, ctx: ctx, cancel: func() { cancel(); acancel() }}
-	tb.Cleanup(func() {
-		b.cancel()
-		for range 50 {
-			if os.RemoveAll(profile) == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
+	tb.Cleanup(b.cancel)
 	return b
+}
+
+// Close quits the browser as a person would (Browser.close, so that it
+// writes its profile out) and waits until the process has exited.
+func (b *Browser) Close() {
+	b.TB.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Cancel(ctx); err != nil && ctx.Err() != nil {
+		b.TB.Fatalf("closing chromium: %v", err)
+	}
+	b.cancel()
 }
 
 // Tab opens a new tab of the browser (the first call uses the first tab).
 func (b *Browser) Tab() *Tab {
 	b.TB.Helper()
-	ctx, _ := chromedp.NewContext(b.ctx)
+	ctx, cancel := chromedp.NewContext(b.ctx)
 	// The first Run opens the tab; it must not run under a timeout, whose
 	// end would close the tab with it.
 	if err := chromedp.Run(ctx); err != nil {
 		b.TB.Fatalf("opening a tab: %v", err)
 	}
-	return &Tab{TB: b.TB, ctx: ctx}
+	return &Tab{TB: b.TB, ctx: ctx, cancel: cancel}
 }
 
 // Tab is one browser tab.
 type Tab struct {
 	// TB is the test the tab reports to; a subtest sets its own.
-	TB  testing.TB
-	ctx context.Context
+	TB     testing.TB
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// Close closes the tab (the browser stays).
+func (t *Tab) Close() {
+	t.TB.Helper()
+	if err := chromedp.Cancel(t.ctx); err != nil {
+		t.TB.Fatalf("closing a tab: %v", err)
+	}
 }
 
 // Run runs chromedp actions with a time limit.
@@ -231,6 +269,15 @@ func (t *Tab) Screenshot(name string) {
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.TB.Fatal(err)
 	}
+}
+
+// FullPNG captures the whole page (not only the window) as a PNG, with the
+// tab brought to the front first.
+func (t *Tab) FullPNG() []byte {
+	t.TB.Helper()
+	var png []byte
+	t.Run(page.BringToFront(), chromedp.FullScreenshot(&png, 100))
+	return png
 }
 
 // Click clicks the element matching sel.
