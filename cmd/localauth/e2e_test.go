@@ -20,9 +20,9 @@ import (
 
 // Server is a running "localauth serve" on a temporary database.
 type Server struct {
-	URL  string
-	DB   string
-	Log  *SyncWriter
+	URL string
+	DB  string
+	Log *SyncWriter
 	// Clock is the server's clock: the real time until a test moves it
 	// on, so that a window or a lifetime passes without waiting.
 	Clock *testkit.OffsetClock
@@ -41,7 +41,7 @@ func StartServer(tb testing.TB, args ...string) *Server {
 	log := &SyncWriter{}
 	clock := &testkit.OffsetClock{}
 	m := &Main{
-		now: clock.Now,
+		now:   clock.Now,
 		Stdin: strings.NewReader(""), Stdout: log, Stderr: log, weakCost: 4,
 		Getenv: testEnv,
 		ready:  func(u string) { urls <- u },
