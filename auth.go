@@ -391,11 +391,11 @@ func (s *Service) unavailable(ctx context.Context, op string, err error) error {
 	return err
 }
 
-// Authenticate returns the user whose live session the token names. It is
-// the check behind every request and every live event, so it costs a map
-// lookup when the session is cached, and one indexed query when not (or when
-// the cached entry is older than Config.CacheMaxAge); it never hashes a
-// password.
+// Authenticate returns the user whose live session the token names, and
+// counts as use of the session for the idle timeout. It is the check behind
+// every request and every live event, so it costs a map lookup when the
+// session is cached, and one indexed query when not (or when the cached
+// entry is older than Config.CacheMaxAge); it never hashes a password.
 //
 // A session is live until Config.SessionLifetime after its login, and, with
 // Config.IdleTimeout set, until that long after its last use. A disabled
@@ -403,41 +403,73 @@ func (s *Service) unavailable(ctx context.Context, op string, err error) error {
 //
 // Errors: ErrInvalidSession; ErrUnavailable.
 func (s *Service) Authenticate(ctx context.Context, token Token) (User, error) {
+	u, _, err := s.authenticate(ctx, token, true)
+	return u, err
+}
+
+// authenticate checks the token's session and returns its user and the
+// time it stops being live unless used again (see LiveUntil). With use set
+// the check counts as use of the session.
+func (s *Service) authenticate(ctx context.Context, token Token, use bool) (User, time.Time, error) {
 	if !token.wellFormed() {
-		return User{}, ErrInvalidSession
+		return User{}, time.Time{}, ErrInvalidSession
 	}
 	h := HashToken(token)
 	now := s.now()
 	if e, ok := s.cache.get(h); ok && now.Sub(e.readAt) < s.cacheMaxAge {
-		if !s.live(e.expiresAt, e.lastSeenAt, now) {
+		switch {
+		case !now.Before(e.expiresAt):
 			s.cache.invalidate(Revocation{TokenHash: h})
-			return User{}, ErrInvalidSession
+			return User{}, time.Time{}, ErrInvalidSession
+		case s.live(e.expiresAt, e.lastSeenAt, now):
+			return e.user, s.used(ctx, h, e, now, use), nil
 		}
-		s.touch(ctx, h, e.lastSeenAt, now)
-		return e.user, nil
+		// Idle by this cache's account: another instance may have seen
+		// the session used since, so the store decides.
 	}
 	// Concurrent misses for one token share one query: the open tabs of
 	// one browser all ask at once after a revocation dropped their entry.
 	v, err, _ := s.lookups.Do(string(h[:]), func() (any, error) {
 		gen := s.cache.generation()
 		sess, user, err := s.store.SessionByTokenHash(ctx, h)
+		e := cachedSession{user: user, expiresAt: sess.ExpiresAt, lastSeenAt: sess.LastSeenAt, readAt: now}
 		if err == nil && user.Enabled && s.sessionLive(sess, now) {
-			s.cache.put(h, cachedSession{user: user, expiresAt: sess.ExpiresAt, lastSeenAt: sess.LastSeenAt, readAt: now}, gen)
+			s.cache.put(h, e, gen)
 		}
-		return cachedSession{user: user, expiresAt: sess.ExpiresAt, lastSeenAt: sess.LastSeenAt}, err
+		return e, err
 	})
 	if err != nil {
 		if errors.Is(err, ErrInvalidSession) {
-			return User{}, err
+			return User{}, time.Time{}, err
 		}
-		return User{}, s.unavailable(ctx, "authenticate", err)
+		return User{}, time.Time{}, s.unavailable(ctx, "authenticate", err)
 	}
 	e := v.(cachedSession)
 	if !e.user.Enabled || !s.live(e.expiresAt, e.lastSeenAt, now) {
-		return User{}, ErrInvalidSession
+		s.cache.invalidate(Revocation{TokenHash: h})
+		return User{}, time.Time{}, ErrInvalidSession
 	}
-	s.touch(ctx, h, e.lastSeenAt, now)
-	return e.user, nil
+	return e.user, s.used(ctx, h, e, now, use), nil
+}
+
+// used records use of a live session when use is set, and returns when
+// the session stops being live unless used again.
+func (s *Service) used(ctx context.Context, h TokenHash, e cachedSession, now time.Time, use bool) time.Time {
+	if use {
+		if at, ok := s.touch(ctx, h, e.lastSeenAt, now); ok {
+			e.lastSeenAt = at
+		}
+	}
+	return s.liveUntil(e.expiresAt, e.lastSeenAt)
+}
+
+// liveUntil is when a session that expires at expiresAt and was last used
+// at lastSeenAt stops being live.
+func (s *Service) liveUntil(expiresAt, lastSeenAt time.Time) time.Time {
+	if s.idle > 0 && lastSeenAt.Add(s.idle).Before(expiresAt) {
+		return lastSeenAt.Add(s.idle)
+	}
+	return expiresAt
 }
 
 func (s *Service) sessionLive(sess Session, now time.Time) bool {
@@ -454,19 +486,21 @@ func (s *Service) live(expiresAt, lastSeenAt, now time.Time) bool {
 }
 
 // touch records use of a session for the idle timeout. It writes at most
-// once per tenth of the timeout per session, not on every request.
-func (s *Service) touch(ctx context.Context, h TokenHash, lastSeenAt, now time.Time) {
+// once per tenth of the timeout per session, not on every request, and
+// reports the new last-use time when it wrote one.
+func (s *Service) touch(ctx context.Context, h TokenHash, lastSeenAt, now time.Time) (time.Time, bool) {
 	if s.idle <= 0 || now.Sub(lastSeenAt) < s.idle/10 {
-		return
+		return time.Time{}, false
 	}
 	at := now.UTC().Truncate(time.Millisecond)
 	if err := s.store.TouchSession(ctx, h, at); err != nil {
 		if !errors.Is(err, ErrInvalidSession) {
 			s.log.Warn("localauth: recording session use failed", "err", err)
 		}
-		return
+		return time.Time{}, false
 	}
 	s.cache.touch(h, at)
+	return at, true
 }
 
 // Logout ends the session the token names, in the store, in every cache and

@@ -71,7 +71,8 @@ type Ceremony struct {
 }
 
 // PasskeyUser is a user as WebAuthn sees it. Handle is the user handle
-// stored in the authenticator: 8 bytes of the user id, never a name.
+// stored in the authenticator: random bytes kept per user (see
+// FactorStore.PasskeyHandle), never a name or a number.
 type PasskeyUser struct {
 	Handle      []byte
 	Name        string
@@ -96,6 +97,16 @@ type Passkey struct {
 	CreatedAt  time.Time
 	// LastUsedAt is zero until its first login.
 	LastUsedAt time.Time
+	// UserHandle is the WebAuthn user handle the authenticator keeps with
+	// this passkey and returns with every assertion: the user's handle
+	// when it was added (a passkey added before handles were random holds
+	// the user id, 8 bytes big-endian).
+	UserHandle []byte
+	// SuspendedAt is when the passkey was disabled as a possible clone
+	// (its signature counter failed to grow); zero for one in use. A
+	// suspended passkey logs no one in until its owner confirms it
+	// (ConfirmPasskey) or removes it.
+	SuspendedAt time.Time
 }
 
 // MaxPasskeyName bounds a passkey's name, in bytes.
@@ -156,7 +167,7 @@ type FactorStore interface {
 	RecoveryCodesLeft(ctx context.Context, userID int64) (int, error)
 
 	// AddPasskey stores p (ID, UserID, CredentialID, Name, Credential,
-	// SignCount, CreatedAt). A credential id that is already registered
+	// SignCount, CreatedAt, UserHandle). A credential id that is already registered
 	// is refused with ErrPasskeyExists. A credential change.
 	AddPasskey(ctx context.Context, p Passkey, keep *TokenHash) (ended int, err error)
 	// Passkeys returns the user's passkeys, oldest first.
@@ -166,6 +177,19 @@ type FactorStore interface {
 	PasskeyByCredentialID(ctx context.Context, credentialID []byte) (p Passkey, ok bool, err error)
 	// RecordPasskeyUse sets the passkey's sign count and last use.
 	RecordPasskeyUse(ctx context.Context, credentialID []byte, signCount uint32, at time.Time) error
+	// SuspendPasskey disables the passkey with the given credential id
+	// from at, as a possible clone, keeping an earlier suspension's time.
+	// An unknown credential id is no error.
+	SuspendPasskey(ctx context.Context, credentialID []byte, at time.Time) error
+	// ConfirmPasskey lifts the suspension of the user's passkey with the
+	// given public id, reporting ok=false when the user has no suspended
+	// passkey by that id. A credential change when ok.
+	ConfirmPasskey(ctx context.Context, userID int64, id string, keep *TokenHash) (ended int, ok bool, err error)
+	// PasskeyHandle returns the user's WebAuthn user handle for new
+	// passkeys, first storing fresh as it when the user has none. Of two
+	// concurrent calls, both return the one stored. ErrUserNotFound for a
+	// user that does not exist.
+	PasskeyHandle(ctx context.Context, userID int64, fresh []byte) ([]byte, error)
 	// RemovePasskey deletes the user's passkey with the given public id,
 	// reporting ok=false when the user has none by that id (another
 	// user's passkey included). A credential change when ok.

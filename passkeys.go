@@ -3,7 +3,6 @@ package localauth
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"log/slog"
 	"strings"
@@ -27,12 +26,8 @@ type ceremony struct {
 	UserID int64  `json:"u,omitempty"`
 }
 
-// userHandle is the WebAuthn user handle of a user: its id, 8 bytes. It
-// names no one outside this database.
-func userHandle(id int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(id)) }
-
-func passkeyUser(u User) PasskeyUser {
-	return PasskeyUser{Handle: userHandle(u.ID), Name: u.Username, DisplayName: u.DisplayName}
+func passkeyUser(u User, handle []byte) PasskeyUser {
+	return PasskeyUser{Handle: handle, Name: u.Username, DisplayName: u.DisplayName}
 }
 
 func (s *Service) passkeysReady() (FactorStore, error) {
@@ -57,7 +52,11 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, token Token) ([]
 	if err != nil {
 		return nil, s.unavailable(ctx, "passkey registration", err)
 	}
-	c, err := s.passkeys.BeginRegistration(passkeyUser(user), pks)
+	handle, err := s.passkeyHandle(ctx, fs, user.ID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.passkeys.BeginRegistration(passkeyUser(user, handle), pks)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +97,11 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, token Token, na
 	if c.UserID != user.ID {
 		return PasskeyInfo{}, ErrInvalidCode
 	}
-	p, err := s.passkeys.FinishRegistration(passkeyUser(user), c.State, response)
+	handle, err := s.passkeyHandle(ctx, fs, user.ID)
+	if err != nil {
+		return PasskeyInfo{}, err
+	}
+	p, err := s.passkeys.FinishRegistration(passkeyUser(user, handle), c.State, response)
 	if err != nil {
 		s.audit(ctx, slog.LevelWarn, EventFactor, user.Username, "passkey_refused", slog.Int64("user_id", user.ID))
 		return PasskeyInfo{}, ErrInvalidCode
@@ -106,7 +109,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, token Token, na
 	if p.ID, err = newPublicID(s.rand); err != nil {
 		return PasskeyInfo{}, err
 	}
-	p.UserID, p.Name = user.ID, name
+	p.UserID, p.Name, p.UserHandle = user.ID, name, handle
 	p.CreatedAt = s.now().UTC().Truncate(time.Millisecond)
 	n, err := fs.AddPasskey(ctx, p, &sess.TokenHash)
 	if err != nil {
@@ -270,7 +273,7 @@ func (s *Service) verifyAssertion(ctx context.Context, response []byte, wantUser
 	if err != nil {
 		return verifiedUser{}, s.unavailable(ctx, "passkey login", err)
 	}
-	if !ok || (wantUser != 0 && p.UserID != wantUser) || !bytes.Equal(handle, userHandle(p.UserID)) {
+	if !ok || (wantUser != 0 && p.UserID != wantUser) || len(p.UserHandle) == 0 || !bytes.Equal(handle, p.UserHandle) {
 		return verifiedUser{}, ErrInvalidCode
 	}
 	user, err := s.store.UserByID(ctx, p.UserID)
@@ -288,18 +291,12 @@ func (s *Service) verifyAssertion(ctx context.Context, response []byte, wantUser
 	if err != nil {
 		return verifiedUser{}, s.unavailable(ctx, "passkey login", err)
 	}
-	used, clone, err := s.passkeys.FinishLogin(passkeyUser(user), pks, c.State, response)
+	used, clone, err := s.passkeys.FinishLogin(passkeyUser(user, p.UserHandle), pks, c.State, response)
 	if err != nil {
 		return verifiedUser{}, ErrInvalidCode
 	}
-	if clone {
-		// The authenticator's counter did not move forward: another copy
-		// of the key may be in use. Refused and recorded, so that the
-		// user or an administrator can remove the passkey.
-		s.audit(ctx, slog.LevelError, EventFactor, user.Username, "passkey_clone_warning",
-			slog.Int64("user_id", user.ID), slog.String("passkey", p.ID),
-			slog.Uint64("stored_sign_count", uint64(p.SignCount)), slog.Uint64("presented_sign_count", uint64(used.SignCount)))
-		return verifiedUser{}, ErrInvalidCode
+	if err := s.passkeyUsable(ctx, fs, user, p, used, clone); err != nil {
+		return verifiedUser{}, err
 	}
 	if err := fs.RecordPasskeyUse(ctx, p.CredentialID, used.SignCount, s.now().UTC().Truncate(time.Millisecond)); err != nil {
 		s.log.Warn("localauth: recording a passkey's use failed", "err", err)

@@ -1,6 +1,7 @@
 package localauth_test
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
@@ -20,8 +21,16 @@ import (
 // handle and the sign count. The real ceremonies run in Chromium
 // (cmd/localauth TestBrowserPasskeys).
 type fakePasskeys struct {
-	mu   sync.Mutex
-	last string
+	mu     sync.Mutex
+	last   string
+	handle []byte // the user handle of the last registration
+}
+
+// userHandle returns the user handle the last registration was given.
+func (f *fakePasskeys) userHandle() []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.handle
 }
 
 type fakeAnswer struct {
@@ -38,7 +47,10 @@ func (f *fakePasskeys) ceremony() (localauth.Ceremony, error) {
 	return localauth.Ceremony{Options: []byte(`{"publicKey":{}}`), State: []byte("state"), Challenge: f.last}, nil
 }
 
-func (f *fakePasskeys) BeginRegistration(localauth.PasskeyUser, []localauth.Passkey) (localauth.Ceremony, error) {
+func (f *fakePasskeys) BeginRegistration(u localauth.PasskeyUser, _ []localauth.Passkey) (localauth.Ceremony, error) {
+	f.mu.Lock()
+	f.handle = u.Handle
+	f.mu.Unlock()
 	return f.ceremony()
 }
 
@@ -78,8 +90,8 @@ func (f *fakePasskeys) challenge() string {
 	return f.last
 }
 
-func answer(challenge, cred string, userID int64, count uint32) []byte {
-	b, _ := json.Marshal(fakeAnswer{Challenge: challenge, Cred: cred, Handle: binary.BigEndian.AppendUint64(nil, uint64(userID)), Count: count})
+func answer(challenge, cred string, handle []byte, count uint32) []byte {
+	b, _ := json.Marshal(fakeAnswer{Challenge: challenge, Cred: cred, Handle: handle, Count: count})
 	return b
 }
 
@@ -94,16 +106,21 @@ func TestPasskeyRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	regChallenge := fake.challenge()
-	if _, err := e.Svc.FinishPasskeyRegistration(ctx, other.Token, "x", answer(regChallenge, "cred-1", u.ID, 1)); !errors.Is(err, localauth.ErrInvalidCode) {
+	h := fake.userHandle()
+	// The user handle is random, not the user's sequential id.
+	if len(h) < 32 || bytes.Contains(h, binary.BigEndian.AppendUint64(nil, uint64(u.ID))) {
+		t.Fatalf("user handle %x: want at least 32 random bytes, not the user id", h)
+	}
+	if _, err := e.Svc.FinishPasskeyRegistration(ctx, other.Token, "x", answer(regChallenge, "cred-1", h, 1)); !errors.Is(err, localauth.ErrInvalidCode) {
 		t.Fatalf("finishing another session's registration: %v, want ErrInvalidCode", err)
 	}
 	if _, err := e.Svc.BeginPasskeyRegistration(ctx, res.Token); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Svc.FinishPasskeyRegistration(ctx, res.Token, strings.Repeat("n", 65), answer(fake.challenge(), "cred-1", u.ID, 1)); !errors.Is(err, localauth.ErrInvalidPasskeyName) {
+	if _, err := e.Svc.FinishPasskeyRegistration(ctx, res.Token, strings.Repeat("n", 65), answer(fake.challenge(), "cred-1", h, 1)); !errors.Is(err, localauth.ErrInvalidPasskeyName) {
 		t.Fatalf("a 65-byte name: %v, want ErrInvalidPasskeyName", err)
 	}
-	pk, err := e.Svc.FinishPasskeyRegistration(ctx, res.Token, " Laptop ", answer(fake.challenge(), "cred-1", u.ID, 1))
+	pk, err := e.Svc.FinishPasskeyRegistration(ctx, res.Token, " Laptop ", answer(fake.challenge(), "cred-1", h, 1))
 	if err != nil || pk.Name != "Laptop" {
 		t.Fatalf("FinishPasskeyRegistration: %+v %v", pk, err)
 	}
@@ -119,34 +136,34 @@ func TestPasskeyRules(t *testing.T) {
 		if _, err := e.Svc.BeginPasskeyLogin(from); err != nil {
 			t.Fatal(err)
 		}
-		return e.Svc.PasskeyLogin(from, answer(fake.challenge(), "cred-1", u.ID, count), localauth.LoginOptions{})
+		return e.Svc.PasskeyLogin(from, answer(fake.challenge(), "cred-1", h, count), localauth.LoginOptions{})
 	}
 	got, err := login(2)
 	if err != nil || got.User.ID != u.ID {
 		t.Fatalf("PasskeyLogin: %v", err)
 	}
 	t.Run("a ceremony is single-use", func(t *testing.T) {
-		if _, err := e.Svc.PasskeyLogin(from, answer(fake.challenge(), "cred-1", u.ID, 3), localauth.LoginOptions{}); !errors.Is(err, localauth.ErrInvalidCode) {
+		if _, err := e.Svc.PasskeyLogin(from, answer(fake.challenge(), "cred-1", h, 3), localauth.LoginOptions{}); !errors.Is(err, localauth.ErrInvalidCode) {
 			t.Fatalf("got %v, want ErrInvalidCode", err)
 		}
 	})
 	t.Run("bound to the client that began it", func(t *testing.T) {
 		e.Svc.BeginPasskeyLogin(from)
 		elsewhere := localauth.WithClientIP(ctx, "198.51.100.1")
-		if _, err := e.Svc.PasskeyLogin(elsewhere, answer(fake.challenge(), "cred-1", u.ID, 4), localauth.LoginOptions{}); !errors.Is(err, localauth.ErrInvalidCode) {
+		if _, err := e.Svc.PasskeyLogin(elsewhere, answer(fake.challenge(), "cred-1", h, 4), localauth.LoginOptions{}); !errors.Is(err, localauth.ErrInvalidCode) {
 			t.Fatalf("got %v, want ErrInvalidCode", err)
 		}
 	})
 	t.Run("expires", func(t *testing.T) {
 		e.Svc.BeginPasskeyLogin(from)
 		e.Clock.Advance(localauth.CeremonyLifetime)
-		if _, err := e.Svc.PasskeyLogin(from, answer(fake.challenge(), "cred-1", u.ID, 5), localauth.LoginOptions{}); !errors.Is(err, localauth.ErrInvalidCode) {
+		if _, err := e.Svc.PasskeyLogin(from, answer(fake.challenge(), "cred-1", h, 5), localauth.LoginOptions{}); !errors.Is(err, localauth.ErrInvalidCode) {
 			t.Fatalf("got %v, want ErrInvalidCode", err)
 		}
 	})
 	t.Run("a user handle that is not the passkey's", func(t *testing.T) {
 		e.Svc.BeginPasskeyLogin(from)
-		if _, err := e.Svc.PasskeyLogin(from, answer(fake.challenge(), "cred-1", u.ID+1, 6), localauth.LoginOptions{}); !errors.Is(err, localauth.ErrInvalidCode) {
+		if _, err := e.Svc.PasskeyLogin(from, answer(fake.challenge(), "cred-1", binary.BigEndian.AppendUint64(nil, uint64(u.ID)), 6), localauth.LoginOptions{}); !errors.Is(err, localauth.ErrInvalidCode) {
 			t.Fatalf("got %v, want ErrInvalidCode", err)
 		}
 	})
@@ -157,8 +174,33 @@ func TestPasskeyRules(t *testing.T) {
 		if !strings.Contains(e.Log.String(), `"outcome":"passkey_clone_warning"`) {
 			t.Fatal("no clone warning in the audit log")
 		}
-		if _, err := login(9); err != nil {
-			t.Fatalf("the next count: %v", err)
+		// Suspended: a clone that skips ahead is refused too, as is the
+		// genuine authenticator, until the owner confirms the passkey.
+		for _, n := range []uint32{100, 0, 2} {
+			if _, err := login(n); !errors.Is(err, localauth.ErrInvalidCode) {
+				t.Fatalf("count %d after a clone warning: %v, want ErrInvalidCode", n, err)
+			}
+		}
+		if !strings.Contains(e.Log.String(), `"outcome":"passkey_suspended_refused"`) {
+			t.Fatal("no audit record of the refusals")
+		}
+		if st, _ := e.Svc.Factors(ctx, got.Token); len(st.Passkeys) != 1 || !st.Passkeys[0].Suspended {
+			t.Fatalf("factors: %+v, want the passkey shown suspended", st)
+		}
+		if err := e.Svc.ConfirmPasskey(ctx, got.Token, "AAAAAAAAAAAAAAAAAAAAAA"); !errors.Is(err, localauth.ErrFactorNotFound) {
+			t.Fatalf("confirming an unknown id: %v, want ErrFactorNotFound", err)
+		}
+		if err := e.Svc.ConfirmPasskey(ctx, got.Token, pk.ID); err != nil {
+			t.Fatalf("ConfirmPasskey: %v", err)
+		}
+		if !strings.Contains(e.Log.String(), `"outcome":"passkey_confirmed"`) {
+			t.Fatal("no audit record of the confirmation")
+		}
+		if err := e.Svc.ConfirmPasskey(ctx, got.Token, pk.ID); !errors.Is(err, localauth.ErrFactorNotFound) {
+			t.Fatalf("confirming a passkey in use: %v, want ErrFactorNotFound", err)
+		}
+		if _, err := login(101); err != nil {
+			t.Fatalf("after the owner confirmed it: %v", err)
 		}
 	})
 	t.Run("removal needs a recent login and the user's own id", func(t *testing.T) {
@@ -180,7 +222,7 @@ func TestPasskeyRules(t *testing.T) {
 			t.Fatalf("methods %q", sf.Methods)
 		}
 		e.Svc.BeginPasskeyLogin(ctx)
-		if _, err := e.Svc.CompleteLogin(ctx, sf.Token, localauth.SecondFactor{Passkey: answer(fake.challenge(), "cred-1", u.ID, 20)}); err != nil {
+		if _, err := e.Svc.CompleteLogin(ctx, sf.Token, localauth.SecondFactor{Passkey: answer(fake.challenge(), "cred-1", h, 200)}); err != nil {
 			t.Fatalf("CompleteLogin with a passkey: %v", err)
 		}
 	})
@@ -209,5 +251,35 @@ func TestPasskeyLoginBeginningsLimited(t *testing.T) {
 	e.Clock.Advance(time.Minute)
 	if _, err := e.Svc.BeginPasskeyLogin(from); err != nil {
 		t.Fatalf("a minute later: %v", err)
+	}
+}
+
+// A passkey added before user handles were random holds the user id as its
+// handle (the migration records it): it keeps logging in with that handle,
+// and with no other.
+func TestPasskeyWithOldHandleKeepsWorking(t *testing.T) {
+	fake := &fakePasskeys{}
+	e := MustFactorEnv(t, func(c *localauth.Config) { c.Passkeys = fake })
+	e.MustRegister(t, "ann", goodPW)
+	u := e.MustRegister(t, "olga", goodPW)
+	old := binary.BigEndian.AppendUint64(nil, uint64(u.ID))
+	if _, err := e.Store.AddPasskey(ctx, localauth.Passkey{ID: "passkey-public-old1", UserID: u.ID, CredentialID: []byte("old-cred"),
+		Name: "Old", Credential: []byte("{}"), SignCount: 1, CreatedAt: e.Clock.Now(), UserHandle: old}, nil); err != nil {
+		t.Fatal(err)
+	}
+	from := localauth.WithClientIP(ctx, "203.0.113.9")
+	login := func(handle []byte, count uint32) error {
+		t.Helper()
+		if _, err := e.Svc.BeginPasskeyLogin(from); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.Svc.PasskeyLogin(from, answer(fake.challenge(), "old-cred", handle, count), localauth.LoginOptions{})
+		return err
+	}
+	if err := login(bytes.Repeat([]byte{1}, 32), 2); !errors.Is(err, localauth.ErrInvalidCode) {
+		t.Fatalf("another handle: %v, want ErrInvalidCode", err)
+	}
+	if err := login(old, 3); err != nil {
+		t.Fatalf("the passkey's own old handle: %v", err)
 	}
 }

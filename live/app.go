@@ -89,8 +89,10 @@ type Config struct {
 	// long. The client sends a ping every 25 seconds. Default 75s.
 	IdleTimeout time.Duration
 
-	// MaxConnsPerClient bounds the open connections of one client address.
-	// Default 64.
+	// MaxConnsPerClient bounds the open connections of one client: one
+	// IPv4 address, or one IPv6 /64, since a single host or home network
+	// is handed a whole /64 and picks addresses in it at will (the
+	// grouping localauth's throttles use). Default 64.
 	MaxConnsPerClient int
 
 	// MaxConns bounds the open connections of the whole App, so that

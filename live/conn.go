@@ -140,6 +140,7 @@ const (
 
 // admit counts a new connection of ip, or says why it is refused.
 func (a *App) admit(ip string) string {
+	ip = clientGroup(ip)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	switch {
@@ -177,6 +178,7 @@ func (a *App) foreignScheme(r *http.Request) bool {
 }
 
 func (a *App) release(ip string) {
+	ip = clientGroup(ip)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.conns--

@@ -271,6 +271,8 @@ func (a *Auth) reauth(ctx context.Context, t *live.Tab, ev live.Event) error {
 		as.PasskeyResume++
 	case strings.HasPrefix(pending, "remove_passkey:"):
 		return a.removePasskey(ctx, t, live.Event{Fields: map[string]string{"id": strings.TrimPrefix(pending, "remove_passkey:")}})
+	case strings.HasPrefix(pending, confirmPendingPrefix):
+		return a.confirmPasskey(ctx, t, live.Event{Fields: map[string]string{"id": strings.TrimPrefix(pending, confirmPendingPrefix)}})
 	}
 	return nil
 }
@@ -348,10 +350,11 @@ const AccountPage = template.HTML(`
       <thead><tr><th scope="col">Name</th><th scope="col">Added</th><th scope="col">Last used</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
       <tbody id="passkeys" data-each="account.factors.passkeys">
         <template><tr>
-          <td data-item-text="name"></td>
+          <td><span data-item-text="name"></span><span class="callout error suspended-passkey" data-item-show="suspended" hidden> Disabled: it may have been copied. Confirm it only if it is yours and in your hands; otherwise remove it.</span></td>
           <td data-item-text="added"></td>
           <td data-item-text="last_used"></td>
-          <td><button type="button" class="remove-passkey secondary" data-on-click="account.remove_passkey" data-item-field="id">Remove</button></td>
+          <td><button type="button" class="confirm-passkey secondary" data-on-click="account.confirm_passkey" data-item-field="id" data-item-show="suspended" hidden>Confirm it is mine</button>
+            <button type="button" class="remove-passkey secondary" data-on-click="account.remove_passkey" data-item-field="id">Remove</button></td>
         </tr></template>
       </tbody>
     </table>

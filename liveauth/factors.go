@@ -182,6 +182,9 @@ type PasskeyRow struct {
 	Name     string `json:"name"`
 	Added    string `json:"added"`
 	LastUsed string `json:"last_used"`
+	// Suspended marks a passkey disabled as a possible clone, which its
+	// owner may confirm (account.confirm_passkey) or remove.
+	Suspended bool `json:"suspended"`
 }
 
 // Factors is what the account page shows of the user's second factors.
@@ -209,7 +212,7 @@ func (a *Auth) factors(ctx context.Context, t *live.Tab) any {
 	f.TOTPAvailable, f.PasskeysAvailable = st.TOTPAvailable, st.PasskeysAvailable
 	f.TOTP, f.RecoveryCodesLeft = st.TOTP, st.RecoveryCodesLeft
 	for _, p := range st.Passkeys {
-		row := PasskeyRow{ID: p.ID, Name: p.Name, Added: p.CreatedAt.UTC().Format("2006-01-02"), LastUsed: "never"}
+		row := PasskeyRow{ID: p.ID, Name: p.Name, Added: p.CreatedAt.UTC().Format("2006-01-02"), LastUsed: "never", Suspended: p.Suspended}
 		if p.LastUsedAt != nil {
 			row.LastUsed = p.LastUsedAt.UTC().Format("2006-01-02 15:04 UTC")
 		}
@@ -231,6 +234,7 @@ func (a *Auth) mountFactors(app *live.App) {
 	app.Handle("account.passkey_added", a.passkeyAdded)
 	app.Handle("account.passkey_reauth", a.passkeyReauth)
 	app.Handle("account.remove_passkey", a.removePasskey)
+	app.Handle("account.confirm_passkey", a.confirmPasskey)
 }
 
 // clearSecrets drops the enrolment secret and the recovery codes from

@@ -78,6 +78,12 @@ type Options struct {
 	// Default 1s.
 	RecheckInterval time.Duration
 
+	// ExpiryCheckInterval is how often the Service's clock is read to
+	// find sessions that reached their lifetime or idle timeout, whose
+	// open tabs are then signed out as after a logout (see expiry.go):
+	// a tab outlives its session by at most this long. Default 1s.
+	ExpiryCheckInterval time.Duration
+
 	// For TokenCookie: TokenFromRequest reads the session token from the
 	// websocket handshake (the HttpOnly cookie), SessionEndpoint exchanges
 	// a one-time code for the cookie (default "/api/auth/session"), and
@@ -178,6 +184,16 @@ type Auth struct {
 	byUser   map[int64]map[*live.Tab]struct{}
 	waiting  map[*live.Tab]waiter // tabs whose token the store could not check
 	retrying bool                 // retryLoop runs
+
+	// revocations counts the revocations heard, so that a tab filed
+	// while one landed checks again (see checkTab).
+	revocations uint64
+	// until is when each filed session stops being live unless used;
+	// expiries orders those times for expiryLoop, which runs while
+	// expiring.
+	until    map[localauth.TokenHash]time.Time
+	expiries expiryHeap
+	expiring bool
 }
 
 // tabKey is where a tab's current identity is kept (Tab.Store).
@@ -224,12 +240,16 @@ func Mount(app *live.App, svc *localauth.Service, opts Options) *Auth {
 	if opts.RecheckInterval <= 0 {
 		opts.RecheckInterval = time.Second
 	}
+	if opts.ExpiryCheckInterval <= 0 {
+		opts.ExpiryCheckInterval = time.Second
+	}
 	a := &Auth{
 		app: app, svc: svc, delay: opts.RegistrationDelay, log: opts.Logger,
 		cookie: opts.TokenStorage == TokenCookie, opts: opts,
 		byHash:  make(map[localauth.TokenHash]map[*live.Tab]struct{}),
 		byUser:  make(map[int64]map[*live.Tab]struct{}),
 		waiting: make(map[*live.Tab]waiter),
+		until:   make(map[localauth.TokenHash]time.Time),
 	}
 	switch opts.TokenStorage {
 	case "", TokenLocalStorage:
@@ -279,6 +299,7 @@ func Mount(app *live.App, svc *localauth.Service, opts Options) *Auth {
 	svc.OnRevoke(a.revoked)
 	app.OnClose(a.Forget)
 	app.OnEvent(a.recheck)
+	app.OnEvent(a.activity)
 	return a
 }
 
@@ -292,41 +313,17 @@ func User(t *live.Tab) (PublicUser, bool) {
 
 // authenticatedUser is the computed auth.authenticated_user: the user whose
 // live session the tab's token names, else the anonymous user. It also files
-// the tab under its session, so that a revocation finds it.
+// the tab under its session, so that a revocation or the session's expiry
+// finds it (see checkTab). The check is not use of the session: a tab that
+// only stays open lets its session idle out.
 func (a *Auth) authenticatedUser(ctx context.Context, t *live.Tab) any {
-	token := a.token(t)
-	u := anonymous
-	var id identity
-	if *token == "" {
-		a.unwait(t)
-	} else {
-		tok := localauth.Token(*token)
-		user, err := a.svc.Authenticate(ctx, tok)
-		switch {
-		case err == nil:
-			u = PublicUser{ID: user.ID, Username: user.Username, DisplayName: user.DisplayName}
-			id = identity{hash: localauth.HashToken(tok), userID: user.ID}
-			a.unwait(t)
-		case errors.Is(err, localauth.ErrInvalidSession):
-			// A token that names no session is forgotten, in the tab
-			// and in LocalStorage.
-			*token = ""
-			a.unwait(t)
-		default:
-			// The store failed: the tab is anonymous until it answers
-			// again (fail closed), and keeps its token to check again
-			// (see recover.go).
-			a.log.Warn("liveauth: authenticating a tab failed", "err", err)
-			a.wait(t, tok)
-		}
-	}
-	a.file(t, id)
-	return u
+	return a.checkTab(ctx, t, a.token(t))
 }
 
 // file records which session a tab is authenticated by (none when id is
-// zero).
-func (a *Auth) file(t *live.Tab, id identity) {
+// zero) and until when that session is live, and reports whether no
+// revocation was heard since the count gen was read.
+func (a *Auth) file(t *live.Tab, id identity, until time.Time, gen uint64) bool {
 	v, _ := t.Load(tabKey)
 	old, had := v.(identity)
 	if id.userID != 0 {
@@ -340,6 +337,7 @@ func (a *Auth) file(t *live.Tab, id identity) {
 		delete(a.byHash[old.hash], t)
 		if len(a.byHash[old.hash]) == 0 {
 			delete(a.byHash, old.hash)
+			a.unscheduleLocked(old.hash)
 		}
 		delete(a.byUser[old.userID], t)
 		if len(a.byUser[old.userID]) == 0 {
@@ -355,14 +353,16 @@ func (a *Auth) file(t *live.Tab, id identity) {
 			a.byUser[id.userID] = make(map[*live.Tab]struct{})
 		}
 		a.byUser[id.userID][t] = struct{}{}
+		a.scheduleLocked(id.hash, until)
 	}
+	return a.revocations == gen
 }
 
 // Forget drops a disconnected tab from the revocation index. The app calls
 // it from its disconnect hook; a tab left in the index only costs memory
 // until its session ends.
 func (a *Auth) Forget(t *live.Tab) {
-	a.file(t, identity{})
+	a.file(t, identity{}, time.Time{}, 0)
 	a.unwait(t)
 }
 
@@ -371,6 +371,7 @@ func (a *Auth) Forget(t *live.Tab) {
 // RequireLogin page sends them on to /login.
 func (a *Auth) revoked(r localauth.Revocation) {
 	a.mu.Lock()
+	a.revocations++
 	var tabs, others []*live.Tab
 	switch {
 	case r.All && r.UserID == 0:

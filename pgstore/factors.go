@@ -163,8 +163,8 @@ func (s *Store) AddPasskey(ctx context.Context, p localauth.Passkey, keep *local
 	var n int
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx,
-			`INSERT INTO passkeys (public_id, user_id, credential_id, name, credential, sign_count, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			p.ID, p.UserID, p.CredentialID, p.Name, p.Credential, int64(p.SignCount), p.CreatedAt)
+			`INSERT INTO passkeys (public_id, user_id, credential_id, name, credential, sign_count, created_at, user_handle) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			p.ID, p.UserID, p.CredentialID, p.Name, p.Credential, int64(p.SignCount), p.CreatedAt, nonNil(p.UserHandle))
 		switch {
 		case isForeignKey(err):
 			return localauth.ErrUserNotFound
@@ -179,16 +179,19 @@ func (s *Store) AddPasskey(ctx context.Context, p localauth.Passkey, keep *local
 	return n, err
 }
 
-const passkeyColumns = `public_id, user_id, credential_id, name, credential, sign_count, created_at, last_used_at`
+const passkeyColumns = `public_id, user_id, credential_id, name, credential, sign_count, created_at, last_used_at, user_handle, suspended_at`
 
 func scanPasskey(r pgx.Row) (localauth.Passkey, error) {
 	var (
-		p     localauth.Passkey
-		count int64
-		used  *time.Time
+		p               localauth.Passkey
+		count           int64
+		used, suspended *time.Time
 	)
-	err := r.Scan(&p.ID, &p.UserID, &p.CredentialID, &p.Name, &p.Credential, &count, &p.CreatedAt, &used)
+	err := r.Scan(&p.ID, &p.UserID, &p.CredentialID, &p.Name, &p.Credential, &count, &p.CreatedAt, &used, &p.UserHandle, &suspended)
 	p.SignCount = uint32(count)
+	if suspended != nil {
+		p.SuspendedAt = utc(*suspended)
+	}
 	p.CreatedAt = utc(p.CreatedAt)
 	if used != nil {
 		p.LastUsedAt = utc(*used)

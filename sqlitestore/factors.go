@@ -167,8 +167,8 @@ func (s *Store) AddPasskey(ctx context.Context, p localauth.Passkey, keep *local
 	var n int
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO passkeys (public_id, user_id, credential_id, name, credential, sign_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			p.ID, p.UserID, p.CredentialID, p.Name, p.Credential, int64(p.SignCount), ms(p.CreatedAt))
+			`INSERT INTO passkeys (public_id, user_id, credential_id, name, credential, sign_count, created_at, user_handle) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ID, p.UserID, p.CredentialID, p.Name, p.Credential, int64(p.SignCount), ms(p.CreatedAt), nonNil(p.UserHandle))
 		switch {
 		case isForeignKey(err):
 			return localauth.ErrUserNotFound
@@ -183,16 +183,19 @@ func (s *Store) AddPasskey(ctx context.Context, p localauth.Passkey, keep *local
 	return n, err
 }
 
-const passkeyColumns = `public_id, user_id, credential_id, name, credential, sign_count, created_at, last_used_at`
+const passkeyColumns = `public_id, user_id, credential_id, name, credential, sign_count, created_at, last_used_at, user_handle, suspended_at`
 
 func scanPasskey(r scanner) (localauth.Passkey, error) {
 	var (
-		p             localauth.Passkey
-		count         int64
-		created, used int64
+		p                        localauth.Passkey
+		count                    int64
+		created, used, suspended int64
 	)
-	err := r.Scan(&p.ID, &p.UserID, &p.CredentialID, &p.Name, &p.Credential, &count, &created, &used)
+	err := r.Scan(&p.ID, &p.UserID, &p.CredentialID, &p.Name, &p.Credential, &count, &created, &used, &p.UserHandle, &suspended)
 	p.SignCount = uint32(count)
+	if suspended != 0 {
+		p.SuspendedAt = fromMS(suspended)
+	}
 	p.CreatedAt = fromMS(created)
 	if used != 0 {
 		p.LastUsedAt = fromMS(used)

@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore func(t *testing.T) localauth.Store) {
 		{"TOTPFromEnrolmentToRemoval", testTOTPLifecycle},
 		{"TOTPStepsAndRecoveryCodesSpentOnce", testFactorsSpentOnce},
 		{"PasskeysAddListUseRemove", testPasskeys},
+		{"PasskeySuspensionAndUserHandles", testPasskeySuspension},
 		{"ResetFactorsRemovesAllAndEndsSessions", testResetFactors},
 		{"HandoffHoldsCeremonyState", testHandoffHoldsCeremonies},
 	}

@@ -74,18 +74,25 @@ func (a *Auth) apiDeleteAccount(w http.ResponseWriter, r *http.Request) {
 // prefix followed by the id, which holds no slash. One table for routing
 // and for the test that compares the routes with the OpenAPI document.
 var itemRoutes = []struct {
-	prefix, method string
-	h              func(*Auth, http.ResponseWriter, *http.Request)
+	prefix, suffix, method string
+	h                      func(*Auth, http.ResponseWriter, *http.Request)
 }{
-	{sessionsPrefix, http.MethodDelete, (*Auth).apiEndSession},
-	{passkeysPrefix, http.MethodDelete, (*Auth).apiRemovePasskey},
+	{sessionsPrefix, "", http.MethodDelete, (*Auth).apiEndSession},
+	{passkeysPrefix, "", http.MethodDelete, (*Auth).apiRemovePasskey},
+	{passkeysPrefix, confirmSuffix, http.MethodPost, (*Auth).apiConfirmPasskey},
 }
 
 // accountRoute returns the route of an account endpoint that is not a
 // plain name (sessions/{id}, passkeys/{id}), if name is one.
 func (a *Auth) accountRoute(name string) (apiRoute, bool) {
 	for _, it := range itemRoutes {
-		if id, ok := strings.CutPrefix(name, it.prefix); ok && id != "" && !strings.Contains(id, "/") {
+		id, ok := strings.CutPrefix(name, it.prefix)
+		if it.suffix != "" {
+			var has bool
+			id, has = strings.CutSuffix(id, it.suffix)
+			ok = ok && has
+		}
+		if ok && id != "" && !strings.Contains(id, "/") {
 			h := it.h
 			return apiRoute{it.method, func(w http.ResponseWriter, r *http.Request) { h(a, w, r) }}, true
 		}

@@ -13,7 +13,7 @@ func APIRoutes(a *Auth) []string {
 		l = append(l, rt.method+" "+name)
 	}
 	for _, it := range itemRoutes {
-		l = append(l, it.method+" "+it.prefix+"{id}")
+		l = append(l, it.method+" "+it.prefix+"{id}"+it.suffix)
 	}
 	slices.Sort(l)
 	return l

@@ -19,8 +19,9 @@ import (
 //	POST   totp/confirm  {"code"}                       200 {"recovery_codes":[...10]} (recent login)
 //	DELETE totp                                         204 (recent login)
 //	POST   recovery-codes                               200 {"recovery_codes":[...10]}: replaces them all (recent login)
-//	GET    passkeys                                     200 {"passkeys":[{"id","name","created_at","last_used_at"}]}
+//	GET    passkeys                                     200 {"passkeys":[{"id","name","created_at","last_used_at","suspended"}]}
 //	DELETE passkeys/{id}                                204 | 404 (recent login)
+//	POST   passkeys/{id}/confirm                        204 | 404: lifts a possible clone's suspension (recent login)
 //	POST   passkeys/register/begin                      200 {"publicKey":{...}} for navigator.credentials.create (recent login)
 //	POST   passkeys/register/finish {"name","credential"}  201 {"passkey"} (recent login)
 //	POST   passkeys/login/begin                         200 {"publicKey":{...}} for navigator.credentials.get

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/localauth/localauth"
 	"github.com/localauth/localauth/pgstore"
@@ -29,6 +30,9 @@ type Main struct {
 	// weakCost, when set by a test, replaces the bcrypt cost with a cost
 	// below the production minimum, for speed.
 	weakCost int
+	// now, when set by a test, is the Service's clock, so that a window
+	// or a lifetime can pass without the test waiting it out.
+	now func() time.Time
 	// ready, when set by a test, is called with the server's URL once it
 	// listens.
 	ready func(url string)
@@ -575,6 +579,9 @@ func (m *Main) serviceConfig() (localauth.Config, error) {
 	if m.weakCost > 0 {
 		cfg.Hasher = localauth.BcryptHasher{Cost: m.weakCost}
 		cfg.AllowWeakCost = true
+	}
+	if m.now != nil {
+		cfg.Now = m.now
 	}
 	return cfg, nil
 }

@@ -20,10 +20,13 @@ import (
 
 // Server is a running "localauth serve" on a temporary database.
 type Server struct {
-	URL  string
-	DB   string
-	Log  *SyncWriter
-	stop func() error
+	URL string
+	DB  string
+	Log *SyncWriter
+	// Clock is the server's clock: the real time until a test moves it
+	// on, so that a window or a lifetime passes without waiting.
+	Clock *testkit.OffsetClock
+	stop  func() error
 }
 
 // SyncWriter collects output written by several goroutines.
@@ -36,7 +39,9 @@ func StartServer(tb testing.TB, args ...string) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	urls := make(chan string, 1)
 	log := &SyncWriter{}
+	clock := &testkit.OffsetClock{}
 	m := &Main{
+		now:   clock.Now,
 		Stdin: strings.NewReader(""), Stdout: log, Stderr: log, weakCost: 4,
 		Getenv: testEnv,
 		ready:  func(u string) { urls <- u },
@@ -45,7 +50,7 @@ func StartServer(tb testing.TB, args ...string) *Server {
 	go func() {
 		done <- m.Run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, args...))
 	}()
-	s := &Server{DB: db, Log: log}
+	s := &Server{DB: db, Log: log, Clock: clock}
 	select {
 	case s.URL = <-urls:
 	case err := <-done:

@@ -34,7 +34,11 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	reauthWindow := fs.Duration("reauth-window", 10*time.Minute, "how recent a password confirmation must be to change the password, end other sessions or delete the account")
 	rpID := fs.String("rp-id", c.m.Getenv("LOCALAUTH_RP_ID"), "passkeys: the relying party id, the site's domain (default on a localhost --addr: localhost)")
 	rpOrigins := fs.String("rp-origin", c.m.Getenv("LOCALAUTH_RP_ORIGIN"), "passkeys: comma-separated origins the pages run at, e.g. https://example.com (default on a localhost --addr: http(s)://localhost:PORT)")
+	lifetimes := c.m.lifetimeFlags(fs)
 	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if err := lifetimes.check(); err != nil {
 		return err
 	}
 	if *queueWait <= 0 || *loginRate <= 0 || *reauthWindow <= 0 {
@@ -114,6 +118,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	cfg.Logger = log
 	cfg.HashQueueWait = *queueWait
 	cfg.ReauthWindow = *reauthWindow
+	lifetimes.apply(&cfg)
 	cfg.Throttle.ClientLoginsPerMinute = *loginRate
 	cfg.Throttle.ClientLoginBurst = *loginRate
 	cfg.SecretKey = secretKey

@@ -1,0 +1,22 @@
+-- +goose Up
+-- The WebAuthn user handle an authenticator keeps with each passkey, and
+-- returns with every assertion. Passkeys made before this version hold the
+-- user's id, 8 bytes big-endian: they keep it, so they keep working.
+ALTER TABLE passkeys ADD COLUMN user_handle BYTEA NOT NULL DEFAULT '\x'::bytea CHECK (octet_length(user_handle) <= 64);
+UPDATE passkeys SET user_handle = int8send(user_id);
+
+-- A passkey whose signature counter failed to grow (a possible clone) is
+-- disabled from that moment until its owner confirms it or removes it.
+ALTER TABLE passkeys ADD COLUMN suspended_at TIMESTAMPTZ;
+
+-- Each user's WebAuthn user handle for new passkeys: 32 random bytes, made
+-- at the user's first passkey, naming no one and counting nothing.
+CREATE TABLE passkey_handles (
+    user_id BIGINT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    handle  BYTEA  NOT NULL UNIQUE CHECK (octet_length(handle) BETWEEN 32 AND 64)
+);
+
+-- +goose Down
+DROP TABLE passkey_handles;
+ALTER TABLE passkeys DROP COLUMN suspended_at;
+ALTER TABLE passkeys DROP COLUMN user_handle;
