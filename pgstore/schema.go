@@ -109,15 +109,7 @@ func (q sqlQuerier) QueryRow(ctx context.Context, query string, args ...any) pgx
 // with an application cannot mislead it. Each migration leaves a column or
 // a table only it makes; the version is the last of an unbroken run.
 func layoutVersion(ctx context.Context, q querier, schema string) (int64, error) {
-	marks := []struct{ table, column string }{
-		{"users", "password_hash"},      // 1, with sessions.token_hash below
-		{"throttle", "count"},           // 2
-		{"users", "credential_version"}, // 3
-		{"users", "skeleton"},           // 4
-		{"devices", "token_hash"},       // 5
-		{"sessions", "public_id"},       // 6
-		{"totp", "sealed"},              // 7
-	}
+	marks := layoutMarks
 	has := func(table, column string) (bool, error) {
 		var ok bool
 		err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
@@ -142,9 +134,26 @@ func layoutVersion(ctx context.Context, q querier, schema string) (int64, error)
 		if !ok {
 			break
 		}
-		v = int64(i + 1)
+		v = m.version
 	}
 	return v, nil
+}
+
+// layoutMarks names, for each of the store's migrations in order, a column
+// only that migration makes. Every migration in migrations/ has a mark
+// here (TestLayoutMarksEveryMigration holds that).
+var layoutMarks = []struct {
+	version       int64
+	table, column string
+}{
+	{1, "users", "password_hash"}, // with sessions.token_hash and revocations
+	{2, "throttle", "count"},
+	{3, "users", "credential_version"},
+	{4, "users", "skeleton"},
+	{5, "devices", "token_hash"},
+	{6, "sessions", "public_id"},
+	{7, "totp", "sealed"},
+	{9, "passkeys", "user_handle"},
 }
 
 // recordHistory gives a schema that an earlier version migrated, whose
@@ -181,7 +190,13 @@ func (s *Store) recordHistory(ctx context.Context) error {
 	if err := history.CreateVersionTable(ctx, tx); err != nil {
 		return fmt.Errorf("pgstore: creating %s: %w", versionTable, err)
 	}
-	for v := int64(0); v <= version; v++ {
+	applied := []int64{0}
+	for _, m := range layoutMarks {
+		if m.version <= version {
+			applied = append(applied, m.version)
+		}
+	}
+	for _, v := range applied {
 		if err := history.Insert(ctx, tx, database.InsertRequest{Version: v}); err != nil {
 			return fmt.Errorf("pgstore: recording version %d: %w", v, err)
 		}
