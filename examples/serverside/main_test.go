@@ -2,11 +2,11 @@ package main
 
 import (
 	"io"
-	"os"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
