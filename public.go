@@ -114,9 +114,9 @@ func Public(err error) (code, message string, retryAfter time.Duration) {
 func PublicUsernameTaken(err error, username string) (message string, ok bool) {
 	switch {
 	case errors.Is(err, ErrUsernameConfusable):
-		return fmt.Sprintf("Username %s is too similar to one already registered Try a different name.", username), true
+		return fmt.Sprintf("Username %s is too similar to one already registered. Try a different name.", username), true
 	case errors.Is(err, ErrUserExists):
-		return fmt.Sprintf("Username %s is already registered Try a different name.", username), true
+		return fmt.Sprintf("Username %s is already registered. Try a different name.", username), true
 	}
 	return "", false
 }

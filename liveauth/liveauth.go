@@ -640,10 +640,7 @@ func (a *Auth) registrationRefused(t *live.Tab, rs *RegistrationState, username 
 	case errors.Is(err, localauth.ErrUserExists):
 		// The message names the username: it is shown as text,
 		// never as markup.
-		rs.ErrorMessage = fmt.Sprintf("Username %s is already registered. Try a different name", username)
-		if errors.Is(err, localauth.ErrUsernameConfusable) {
-			rs.ErrorMessage = fmt.Sprintf("Username %s is too similar to one already registered. Try a different name", username)
-		}
+		rs.ErrorMessage, _ = localauth.PublicUsernameTaken(err, username)
 		t.SetValue("username", "")
 		t.Focus("username")
 		return

@@ -190,7 +190,7 @@ func registrationValidation(t *testing.T, mode string, srv *Server) {
 		message, focus, clears string
 	}{
 		{"empty username", "", alicePW, alicePW, "Username cannot be empty", "username", ""},
-		{"taken username", "Carol", alicePW, alicePW, "Username Carol is already registered. Try a different name", "username", "username"},
+		{"taken username", "Carol", alicePW, alicePW, "Username Carol is already registered. Try a different name.", "username", "username"},
 		{"empty password", "dave", "", "", "Password cannot be empty", "password", ""},
 		{"passwords differ", "dave", alicePW, alicePW + "!", "Passwords do not match", "confirm_password", "confirm_password"},
 		{"too short", "dave", "short", "short", "Password is too short: at least 8 characters.", "password", "password"},

@@ -10,11 +10,20 @@ import (
 // page that shows it, as a logout does, although nobody touches the page
 // and its keepalive runs: the private data goes, the token leaves the
 // browser, the page goes to /login. Checked from outside as an operator
-// would: serve with an 8-second lifetime, then an 8-second idle timeout,
+// would: serve with an 8-second lifetime (of a login on a shared computer,
+// then of a remembered one, the default), then an 8-second idle timeout,
 // and the private greeting gone within 13 seconds.
 func TestBrowserSessionExpiryEndsOpenPage(t *testing.T) {
 	NeedBrowser(t)
-	for _, flag := range []string{"--session-lifetime", "--idle-timeout"} {
+	for _, c := range []struct {
+		flag   string
+		shared bool // tick "Public or shared computer": a login not remembered
+	}{
+		{"--session-lifetime", true},
+		{"--remember-lifetime", false},
+		{"--idle-timeout", false},
+	} {
+		flag := c.flag
 		for _, mode := range modes {
 			t.Run(strings.TrimPrefix(flag, "--")+"/"+mode, func(t *testing.T) {
 				srv := StartServer(t, "--token-storage", mode, flag, "8s")
@@ -23,6 +32,9 @@ func TestBrowserSessionExpiryEndsOpenPage(t *testing.T) {
 				tab.Open(srv.URL + "/protected")
 				tab.WaitPath("/login")
 				tab.Fill("username", "alice", "password", alicePW)
+				if c.shared {
+					tab.Click("#shared")
+				}
 				tab.Submit("password")
 				tab.WaitText("#private-data", "This is private data for alice.")
 				shown := time.Now()

@@ -64,7 +64,7 @@ func TestBrowserTabRecoversAfterDatabaseOutage(t *testing.T) {
 			if txt := Eval[string](tab, "document.body.innerText"); strings.Contains(txt, private) {
 				t.Fatalf("private data shown during the outage: %q", txt)
 			}
-			if mode == "localstorage" && len(Eval[string](tab, `sessionStorage.getItem("_auth_token") || ""`)) != 43 {
+			if mode == "localstorage" && len(Eval[string](tab, `localStorage.getItem("_auth_token") || ""`)) != 43 {
 				t.Fatal("the tab dropped its token during the outage")
 			}
 

@@ -190,9 +190,21 @@ func (t *Tab) WaitJS(cond, what string) {
 	t.TB.Helper()
 	// Generous: CI machines have two cores and other work beside.
 	deadline := time.Now().Add(30 * time.Second)
+	// The condition is asked in a try: while the page is between two
+	// documents, the old one's elements are gone and a new one's not yet
+	// there, and an evaluation that fails then (even the protocol's own
+	// "execution context was destroyed") means "not yet", not "failed".
+	js := "(() => { try { return !!(" + cond + "); } catch (e) { return false; } })()"
 	for {
-		if Eval[bool](t, "!!("+cond+")") {
+		var ok bool
+		ctx, cancel := context.WithTimeout(t.ctx, 10*time.Second)
+		err := chromedp.Run(ctx, chromedp.Evaluate(js, &ok))
+		cancel()
+		if err == nil && ok {
 			return
+		}
+		if t.ctx.Err() != nil {
+			t.TB.Fatalf("browser: waiting for %s: %v", what, t.ctx.Err())
 		}
 		if time.Now().After(deadline) {
 			t.TB.Fatalf("waited 30s for %s; at %s, page text: %q", what, t.Path(), Eval[string](t, "document.body.innerText"))
