@@ -364,6 +364,8 @@ var status = map[string]int{
 	localauth.CodeFactorExists:       http.StatusConflict,
 	localauth.CodeFactorNotFound:     http.StatusNotFound,
 	localauth.CodeInvalidName:        http.StatusBadRequest,
+
+	localauth.CodeSecondFactorRequired: http.StatusForbidden,
 }
 
 // fail answers a Service error. Internal and store errors are logged with
