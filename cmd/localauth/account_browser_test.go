@@ -73,7 +73,7 @@ func accountPage(t *testing.T, mode string, srv *Server) {
 	tab.Screenshot(shot(mode, "account-reauth"))
 	tab.Fill("reauth_password", "not my password")
 	tab.Submit("reauth_password")
-	tab.WaitText("#account-error", "There was a problem")
+	tab.WaitText("#account-error", "That is not your current password")
 	tab.Fill("reauth_password", alicePW)
 	tab.Submit("reauth_password")
 	tab.WaitText("#account-message", "Session ended")
