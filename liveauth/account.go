@@ -24,6 +24,7 @@ const (
 	MsgOtherSessionsEnded  = "Every other session has ended"
 	MsgConfirmPassword     = "Please confirm your password to continue."
 	MsgConfirmWithCode     = "Please confirm your password and a code from your authenticator app (or a recovery code) to continue."
+	MsgCodeStillNeeded     = "The password alone is not enough here: enter it again with a code from your authenticator app (or a recovery code)."
 	MsgDeviceForgotten     = "Device forgotten"
 )
 
@@ -261,7 +262,7 @@ func (a *Auth) reauth(ctx context.Context, t *live.Tab, ev live.Event) error {
 		_, as.ErrorMessage, _ = localauth.Public(err)
 		if errors.Is(err, localauth.ErrSecondFactorReauthRequired) {
 			// The password was right: the code is what is missing.
-			as.CodeNeeded, as.ErrorMessage, as.Message = true, "", MsgConfirmWithCode
+			as.CodeNeeded, as.ErrorMessage, as.Message = true, "", MsgCodeStillNeeded
 		}
 		t.Focus("reauth_password")
 		return nil
