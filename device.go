@@ -81,6 +81,17 @@ func WithDeviceRenewal(ctx context.Context, give func(Token)) context.Context {
 	return context.WithValue(ctx, renewalKey{}, give)
 }
 
+type noDeviceKey struct{}
+
+// WithoutDeviceIssue returns a context for logins whose transport cannot
+// store a device token in the browser (a live page that keeps its session
+// token in LocalStorage has no HTTP response to set the cookie on): such a
+// login issues none and records no device, rather than trust a device that
+// no browser holds.
+func WithoutDeviceIssue(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noDeviceKey{}, true)
+}
+
 // NewDeviceToken returns a new random token, for a transport that gives
 // every browser a device cookie before it first logs in (it binds the
 // second step of a login to that browser). The server never trusts such a
@@ -117,7 +128,7 @@ func (s *Service) trustedDevice(ctx context.Context, user User, found bool) (Tok
 // in the browser would know a trusted token.
 func (s *Service) rememberDevice(ctx context.Context, userID int64, presented Token) (Token, error) {
 	ds, ok := s.deviceStore()
-	if !ok {
+	if !ok || ctx.Value(noDeviceKey{}) != nil {
 		return "", nil
 	}
 	tok, err := newToken(s.rand)

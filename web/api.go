@@ -295,12 +295,15 @@ func (a *Auth) apiSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The code counts only from the browser it was issued to.
-	tok, sess, err := a.svc.RedeemHandoff(a.Context(r), in.Code, a.HandoffBinding(r))
+	tok, sess, device, err := a.svc.RedeemHandoffWithDevice(a.Context(r), in.Code, a.HandoffBinding(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	a.SetSessionCookie(w, r, tok, sess)
+	// A live login's device token reaches the browser here, on an HTTP
+	// response: its websocket cannot set the cookie.
+	a.SetDeviceCookie(w, r, device)
 	w.WriteHeader(http.StatusNoContent)
 }
 
