@@ -113,10 +113,29 @@ func (s *Service) recentLogin(ctx context.Context, token Token) (Session, User, 
 	if err != nil {
 		return Session{}, User{}, err
 	}
-	if s.now().Sub(sess.ReauthAt) >= s.reauth {
-		return Session{}, User{}, ErrReauthRequired
+	if err := s.requireRecent(ctx, sess, user); err != nil {
+		return Session{}, User{}, err
 	}
 	return sess, user, nil
+}
+
+// requireRecent returns nil when the session confirmed its user within
+// Config.ReauthWindow. Otherwise it says what confirmation is wanted:
+// ErrSecondFactorReauthRequired on an account with a second factor, since
+// only a confirmation as strong as its login (Reauth records no other
+// there) may unlock what the recent login guards; else ErrReauthRequired.
+func (s *Service) requireRecent(ctx context.Context, sess Session, user User) error {
+	if s.now().Sub(sess.ReauthAt) < s.reauth {
+		return nil
+	}
+	methods, err := s.secondFactors(ctx, user.ID)
+	if err != nil {
+		return s.unavailable(ctx, "recent login", err)
+	}
+	if len(methods) > 0 {
+		return ErrSecondFactorReauthRequired
+	}
+	return ErrReauthRequired
 }
 
 // factorAction opens a change of second factors: it authenticates the
@@ -134,8 +153,8 @@ func (s *Service) factorAction(ctx context.Context, token Token, ready func() (F
 	if err != nil {
 		return nil, Session{}, User{}, err
 	}
-	if s.now().Sub(sess.ReauthAt) >= s.reauth {
-		return nil, Session{}, User{}, ErrReauthRequired
+	if err := s.requireRecent(ctx, sess, user); err != nil {
+		return nil, Session{}, User{}, err
 	}
 	return fs, sess, user, nil
 }
@@ -181,8 +200,10 @@ func (s *Service) EndSession(ctx context.Context, token Token, id string) error 
 	if !validPublicID(id) {
 		return ErrSessionNotFound
 	}
-	if id != cur.PublicID && s.now().Sub(cur.ReauthAt) >= s.reauth {
-		return ErrReauthRequired
+	if id != cur.PublicID {
+		if err := s.requireRecent(ctx, cur, user); err != nil {
+			return err
+		}
 	}
 	ended, err := s.store.DeleteSessionByPublicID(ctx, user.ID, id)
 	if errors.Is(err, ErrInvalidSession) {
@@ -211,6 +232,7 @@ func (s *Service) EndOtherSessions(ctx context.Context, token Token) (int, error
 		return 0, s.unavailable(ctx, "end other sessions", err)
 	}
 	s.revoked(Revocation{UserID: user.ID, All: true})
+	s.endDeviceTrust(ctx, user, true, "sessions_ended")
 	s.audit(ctx, slog.LevelInfo, EventAdmin, user.Username, "success",
 		slog.String("action", "revoke_sessions"), slog.Int64("user_id", user.ID), slog.Int("sessions_ended", n), slog.String("by", "owner"))
 	return n, nil
@@ -219,17 +241,58 @@ func (s *Service) EndOtherSessions(ctx context.Context, token Token) (int, error
 // Reauth confirms the password of the token's user: for Config.ReauthWindow
 // the session may change the password, end other sessions and delete the
 // account. It is throttled as a password change is (per session and per
-// client address) and takes a hashing slot.
+// client address) and takes a hashing slot. On an account with a second
+// factor the password alone confirms nothing: after a right password it
+// answers ErrSecondFactorReauthRequired, and ReauthWith takes the factor.
 //
-// Errors: ErrWrongPassword (which is ErrInvalidCredentials too); a
-// *RateLimitError; a *BusyError; ErrInvalidSession; ErrUnavailable.
+// Errors: ErrWrongPassword (which is ErrInvalidCredentials too);
+// ErrSecondFactorReauthRequired; a *RateLimitError; a *BusyError;
+// ErrInvalidSession; ErrUnavailable.
 func (s *Service) Reauth(ctx context.Context, token Token, password string) error {
+	return s.ReauthWith(ctx, token, password, SecondFactor{})
+}
+
+// ReauthWith confirms the token's user as a login would: the password and,
+// on an account with a second factor, one second-factor answer (a TOTP
+// code, a recovery code, which it spends, or a passkey's answer to the
+// options of BeginPasskeyLogin). A passkey's answer alone suffices, as it
+// does for a login; password may then be "". The answers are counted as at
+// a login's second step, per account whatever the device, and per client
+// address.
+//
+// Errors: as Reauth, and ErrInvalidCode for a wrong second-factor answer.
+func (s *Service) ReauthWith(ctx context.Context, token Token, password string, answer SecondFactor) error {
 	cur, user, err := s.currentSession(ctx, token)
 	if err != nil {
 		return err
 	}
-	if err := s.checkCurrentPassword(ctx, cur, user, password, "reauth"); err != nil {
-		return err
+	method := answer.method()
+	if method == "" && (answer.Code != "" || answer.RecoveryCode != "" || len(answer.Passkey) > 0) {
+		// More than one answer: which one to judge is not the caller's
+		// to leave open.
+		return ErrInvalidCode
+	}
+	if method != MethodPasskey || password != "" {
+		if err := s.checkCurrentPassword(ctx, cur, user, password, "reauth"); err != nil {
+			return err
+		}
+	}
+	methods, err := s.secondFactors(ctx, user.ID)
+	if err != nil {
+		return s.unavailable(ctx, "reauth", err)
+	}
+	switch {
+	case method == MethodPasskey:
+		// A passkey is both factors, with or without the password.
+	case len(methods) == 0:
+		// The password is the whole login; a code has nothing to prove.
+	case method == "":
+		return ErrSecondFactorReauthRequired
+	}
+	if method == MethodPasskey || (method != "" && len(methods) > 0) {
+		if err := s.reauthFactor(ctx, user, answer, method); err != nil {
+			return err
+		}
 	}
 	if err := s.store.SetReauth(ctx, cur.TokenHash, s.now().UTC().Truncate(time.Millisecond)); err != nil {
 		if errors.Is(err, ErrInvalidSession) {
@@ -237,7 +300,40 @@ func (s *Service) Reauth(ctx context.Context, token Token, password string) erro
 		}
 		return s.unavailable(ctx, "reauth", err)
 	}
-	s.audit(ctx, slog.LevelInfo, EventReauth, user.Username, "success", slog.Int64("user_id", user.ID))
+	attrs := []slog.Attr{slog.Int64("user_id", user.ID)}
+	if method != "" {
+		attrs = append(attrs, slog.String("second_factor", method))
+	}
+	s.audit(ctx, slog.LevelInfo, EventReauth, user.Username, "success", attrs...)
+	return nil
+}
+
+// reauthFactor judges a re-authentication's second-factor answer, counted
+// per account and per client exactly as at a login's second step, and
+// resets the account's count when it is right.
+func (s *Service) reauthFactor(ctx context.Context, user User, answer SecondFactor, method string) error {
+	ip, err := s.clientIP(ctx, "ReauthWith")
+	if err != nil {
+		return err
+	}
+	acct, client := s.throttle.factorKey(user.ID), s.throttle.clientKey(ip)
+	if err := s.throttle.admit(ctx, acct, client); err != nil {
+		s.audit(ctx, slog.LevelWarn, EventThrottled, user.Username, "reauth_refused")
+		return err
+	}
+	ok, err := s.checkSecondFactor(ctx, user, answer)
+	if err != nil {
+		s.throttle.giveBack(ctx, acct, client)
+		return err
+	}
+	if !ok {
+		s.audit(ctx, slog.LevelWarn, EventReauth, user.Username, "bad_"+method, slog.Int64("user_id", user.ID))
+		return ErrInvalidCode
+	}
+	s.throttle.giveBack(ctx, client)
+	if err := s.throttle.reset(ctx, acct); err != nil {
+		s.log.Warn("localauth: resetting an account's second-factor count failed", "err", err)
+	}
 	return nil
 }
 

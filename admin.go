@@ -43,6 +43,7 @@ func (s *Service) RevokeSessions(ctx context.Context, userID int64) (int, error)
 		return 0, s.unavailable(ctx, "revoke sessions", err)
 	}
 	s.revoked(Revocation{UserID: userID, All: true})
+	s.endDeviceTrust(ctx, User{ID: userID, Username: s.usernameOf(ctx, userID)}, false, "sessions_revoked")
 	s.adminAudit(ctx, "revoke_sessions", userID, slog.Int("sessions_ended", n))
 	return n, nil
 }
@@ -55,6 +56,7 @@ func (s *Service) DisableUser(ctx context.Context, userID int64) error {
 		return s.unavailable(ctx, "disable user", err)
 	}
 	s.revoked(Revocation{UserID: userID, All: true})
+	s.endDeviceTrust(ctx, User{ID: userID, Username: s.usernameOf(ctx, userID)}, false, "disabled")
 	s.adminAudit(ctx, "disable", userID)
 	return nil
 }
@@ -104,6 +106,7 @@ func (s *Service) SetPassword(ctx context.Context, userID int64, password string
 		return s.unavailable(ctx, "set password", err)
 	}
 	s.revoked(Revocation{UserID: userID, All: true})
+	s.endDeviceTrust(ctx, u, false, "password_reset")
 	s.audit(ctx, slog.LevelInfo, EventPasswordChange, u.Username, "success",
 		slog.String("by", "admin"), slog.Int64("user_id", userID), slog.Int("sessions_ended", n))
 	return nil
@@ -123,6 +126,7 @@ func (s *Service) ResetFactors(ctx context.Context, userID int64) error {
 		return s.unavailable(ctx, "reset factors", err)
 	}
 	s.revoked(Revocation{UserID: userID, All: true})
+	s.endDeviceTrust(ctx, User{ID: userID, Username: s.usernameOf(ctx, userID)}, false, "factors_reset")
 	s.adminAudit(ctx, "reset_factors", userID, slog.Int("sessions_ended", n))
 	return nil
 }

@@ -560,6 +560,7 @@ func (s *Service) ChangePassword(ctx context.Context, token Token, current, next
 		s.log.Warn("localauth: recording the password confirmation failed", "err", err)
 	}
 	s.revoked(Revocation{UserID: user.ID, All: true})
+	s.endDeviceTrust(ctx, user, true, "password_change")
 	s.audit(ctx, slog.LevelInfo, EventPasswordChange, user.Username, "success",
 		slog.Int64("user_id", user.ID), slog.Int("sessions_ended", n))
 	return nil

@@ -56,6 +56,18 @@ var (
 	// than Config.ReauthWindow: confirm it with Reauth, then try again.
 	ErrReauthRequired = errors.New("localauth: a recent password confirmation is required")
 
+	// ErrSecondFactorReauthRequired is returned instead of
+	// ErrReauthRequired on an account with a second factor: a password
+	// alone no longer unlocks what a recent login guards there, so confirm
+	// with the password and a second factor (ReauthWith), or a passkey.
+	// It wraps ErrReauthRequired, so callers that ask for the password on
+	// that error still ask.
+	ErrSecondFactorReauthRequired = error(secondFactorReauthError{})
+
+	// ErrDeviceNotFound is returned by ForgetDevice for an id that names
+	// no trusted device (of the caller's, when one is given).
+	ErrDeviceNotFound = errors.New("localauth: no such device")
+
 	// ErrSessionNotFound is returned by EndSession and RevokeSession for an
 	// id that names no session (of the caller's, for EndSession).
 	ErrSessionNotFound = errors.New("localauth: no such session")
@@ -135,6 +147,16 @@ func (confusableError) Error() string { return "localauth: username looks like o
 
 func (confusableError) Unwrap() error { return ErrUserExists }
 
+// secondFactorReauthError is ErrSecondFactorReauthRequired: its own text,
+// and a required re-authentication to errors.Is.
+type secondFactorReauthError struct{}
+
+func (secondFactorReauthError) Error() string {
+	return "localauth: a recent confirmation with the second factor is required"
+}
+
+func (secondFactorReauthError) Unwrap() error { return ErrReauthRequired }
+
 // PolicyError explains why a username or password was refused. Kind is
 // ErrInvalidUsername or ErrWeakPassword; Field names the form field to
 // correct; Message is a complete sentence fit for the page.
@@ -213,7 +235,8 @@ func storeErr(err error) error {
 		return nil
 	case errors.Is(err, ErrUserNotFound), errors.Is(err, ErrUserExists),
 		errors.Is(err, ErrInvalidSession), errors.Is(err, ErrUnavailable),
-		errors.Is(err, ErrCredentialChanged), errors.Is(err, ErrPasskeyExists):
+		errors.Is(err, ErrCredentialChanged), errors.Is(err, ErrPasskeyExists),
+		errors.Is(err, ErrDeviceNotFound):
 		return err
 	default:
 		return &unavailableError{cause: err}

@@ -276,29 +276,38 @@ func TestSecondStepGuessesThrottled(t *testing.T) {
 	if !errors.As(limited, &rl) || rl.RetryAfter <= 0 {
 		t.Fatalf("wrong codes never throttled: %v", limited)
 	}
-	// Counted under the account, as password guesses are.
-	if _, err := e.Svc.Login(ctx, "carol", goodPW); !errors.Is(err, localauth.ErrRateLimited) {
-		t.Fatalf("a password login after the code guesses: %v, want ErrRateLimited", err)
+	// Counted under the account: a fresh password login does not start the
+	// count again, its code is refused as well.
+	sf := e.secondStep(t, "carol")
+	if _, err := e.Svc.CompleteLogin(ctx, sf.Token, localauth.SecondFactor{Code: "654321"}); !errors.Is(err, localauth.ErrRateLimited) {
+		t.Fatalf("a code after a fresh password login: %v, want ErrRateLimited", err)
 	}
 }
 
 func TestFactorChangesNeedRecentLogin(t *testing.T) {
 	e := MustFactorEnv(t)
 	e.MustRegister(t, "dan", goodPW)
-	_, codes := e.MustEnableTOTP(t, "dan")
+	secret, codes := e.MustEnableTOTP(t, "dan")
 	sf := e.secondStep(t, "dan")
 	res, err := e.Svc.CompleteLogin(ctx, sf.Token, localauth.SecondFactor{RecoveryCode: codes[1]})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.Clock.Advance(11 * time.Minute)
-	if _, err := e.Svc.RegenerateRecoveryCodes(ctx, res.Token); !errors.Is(err, localauth.ErrReauthRequired) {
-		t.Fatalf("regenerate without a recent login: %v, want ErrReauthRequired", err)
+	if _, err := e.Svc.RegenerateRecoveryCodes(ctx, res.Token); !errors.Is(err, localauth.ErrSecondFactorReauthRequired) {
+		t.Fatalf("regenerate without a recent login: %v, want ErrSecondFactorReauthRequired", err)
 	}
 	if err := e.Svc.DisableTOTP(ctx, res.Token); !errors.Is(err, localauth.ErrReauthRequired) {
 		t.Fatalf("disable without a recent login: %v, want ErrReauthRequired", err)
 	}
-	if err := e.Svc.Reauth(ctx, res.Token, goodPW); err != nil {
+	// The password alone is no longer a recent login on this account.
+	if err := e.Svc.Reauth(ctx, res.Token, goodPW); !errors.Is(err, localauth.ErrSecondFactorReauthRequired) {
+		t.Fatalf("password-only reauth on a TOTP account: %v, want ErrSecondFactorReauthRequired", err)
+	}
+	if err := e.Svc.DisableTOTP(ctx, res.Token); !errors.Is(err, localauth.ErrSecondFactorReauthRequired) {
+		t.Fatalf("disable after a password-only reauth: %v, want ErrSecondFactorReauthRequired", err)
+	}
+	if err := e.Svc.ReauthWith(ctx, res.Token, goodPW, localauth.SecondFactor{Code: e.code(t, secret, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	fresh, err := e.Svc.RegenerateRecoveryCodes(ctx, res.Token)

@@ -37,6 +37,23 @@ type Handoff struct {
 // cookie. The binding is the additional data of the sealed token, so the
 // store holds nothing new. An empty binding is refused.
 func (s *Service) IssueHandoff(ctx context.Context, token Token, binding string) (string, error) {
+	return s.issueHandoff(ctx, []byte(token), binding)
+}
+
+// IssueLoginHandoff is IssueHandoff for a login's session token and the
+// device token the login issued: RedeemHandoffWithDevice hands both to the
+// browser, on an HTTP response that can set the device cookie, which a
+// live page's websocket cannot.
+func (s *Service) IssueLoginHandoff(ctx context.Context, res LoginResult, binding string) (string, error) {
+	payload := []byte(res.Token)
+	if res.DeviceToken.wellFormed() {
+		payload = append(payload, res.DeviceToken...)
+	}
+	return s.issueHandoff(ctx, payload, binding)
+}
+
+// issueHandoff stores payload sealed under a new code bound to binding.
+func (s *Service) issueHandoff(ctx context.Context, payload []byte, binding string) (string, error) {
 	if binding == "" {
 		return "", errors.New("localauth: a handoff code needs a binding")
 	}
@@ -54,7 +71,7 @@ func (s *Service) IssueHandoff(ctx context.Context, token Token, binding string)
 	}
 	h := Handoff{
 		CodeHash:  HashToken(code),
-		Sealed:    aead.Seal(nonce, nonce, []byte(token), []byte(binding)),
+		Sealed:    aead.Seal(nonce, nonce, payload, []byte(binding)),
 		ExpiresAt: s.now().Add(HandoffLifetime).UTC().Truncate(time.Millisecond),
 	}
 	if s.handoffs == nil {
@@ -73,38 +90,60 @@ func (s *Service) IssueHandoff(ctx context.Context, token Token, binding string)
 // (the code is spent all the same: one try, whoever makes it);
 // ErrUnavailable.
 func (s *Service) RedeemHandoff(ctx context.Context, code, binding string) (Token, Session, error) {
+	tok, sess, _, err := s.RedeemHandoffWithDevice(ctx, code, binding)
+	return tok, sess, err
+}
+
+// RedeemHandoffWithDevice is RedeemHandoff that also returns the device
+// token of a code from IssueLoginHandoff ("" for any other code), for the
+// transport to keep in the browser's device cookie.
+func (s *Service) RedeemHandoffWithDevice(ctx context.Context, code, binding string) (Token, Session, Token, error) {
+	tok, device, err := s.openHandoff(ctx, code, binding)
+	if err != nil {
+		return "", Session{}, "", err
+	}
+	if _, err := s.Authenticate(ctx, tok); err != nil {
+		return "", Session{}, "", err
+	}
+	sess, _, err := s.store.SessionByTokenHash(ctx, HashToken(tok))
+	if err != nil {
+		return "", Session{}, "", storeErr(err)
+	}
+	return tok, sess, device, nil
+}
+
+// openHandoff takes the code's record, once, and opens what it seals.
+func (s *Service) openHandoff(ctx context.Context, code, binding string) (Token, Token, error) {
 	c := Token(code)
 	if !c.wellFormed() {
-		return "", Session{}, ErrInvalidSession
+		return "", "", ErrInvalidSession
 	}
 	if s.handoffs == nil {
-		return "", Session{}, errNoHandoffs
+		return "", "", errNoHandoffs
 	}
 	h, err := s.handoffs.TakeHandoff(ctx, HashToken(c), s.now())
 	if err != nil {
 		if errors.Is(err, ErrInvalidSession) {
-			return "", Session{}, err
+			return "", "", err
 		}
-		return "", Session{}, s.unavailable(ctx, "redeem handoff", err)
+		return "", "", s.unavailable(ctx, "redeem handoff", err)
 	}
 	aead, err := handoffCipher(c)
 	if err != nil || len(h.Sealed) < aead.NonceSize() {
-		return "", Session{}, ErrInvalidSession
+		return "", "", ErrInvalidSession
 	}
 	n := aead.NonceSize()
 	plain, err := aead.Open(nil, h.Sealed[:n], h.Sealed[n:], []byte(binding))
 	if err != nil {
-		return "", Session{}, ErrInvalidSession
+		return "", "", ErrInvalidSession
 	}
-	tok := Token(plain)
-	if _, err := s.Authenticate(ctx, tok); err != nil {
-		return "", Session{}, err
+	// A session token, followed by a device token when a login issued one
+	// (both TokenLength characters).
+	tok, device := Token(plain), Token("")
+	if len(plain) == 2*TokenLength {
+		tok, device = Token(plain[:TokenLength]), Token(plain[TokenLength:])
 	}
-	sess, _, err := s.store.SessionByTokenHash(ctx, HashToken(tok))
-	if err != nil {
-		return "", Session{}, storeErr(err)
-	}
-	return tok, sess, nil
+	return tok, device, nil
 }
 
 func handoffCipher(code Token) (cipher.AEAD, error) {

@@ -29,6 +29,8 @@ const (
 	CodeFactorExists       = "factor_exists"
 	CodeFactorNotFound     = "factor_not_found"
 	CodeInvalidName        = "invalid_name"
+
+	CodeSecondFactorRequired = "second_factor_required"
 )
 
 // Messages shown to people, the same on every pathway (live pages, JSON
@@ -44,6 +46,8 @@ const (
 	MsgReauthRequired     = "Please confirm your password to continue."
 	MsgInvalidCode        = "That code did not work. Check it and try again."
 	MsgMFARequired        = "Enter the code from your authenticator app to finish logging in."
+
+	MsgSecondFactorReauth = "Please confirm your password and a code from your authenticator app (or a recovery code, or a passkey) to continue."
 )
 
 // Public describes an error returned by a Service method in the terms a
@@ -81,6 +85,10 @@ func Public(err error) (code, message string, retryAfter time.Duration) {
 		return CodeUnavailable, MsgUnavailable, 0
 	case errors.Is(err, ErrInvalidSession):
 		return CodeUnauthenticated, MsgUnauthenticated, 0
+	case errors.Is(err, ErrSecondFactorReauthRequired):
+		return CodeSecondFactorRequired, MsgSecondFactorReauth, 0
+	case errors.Is(err, ErrDeviceNotFound):
+		return CodeSessionNotFound, "No such device.", 0
 	case errors.Is(err, ErrReauthRequired):
 		return CodeReauthRequired, MsgReauthRequired, 0
 	case errors.Is(err, ErrSessionNotFound):

@@ -18,9 +18,9 @@ import (
 // bound to the client that logged in (its address and the device cookie
 // it presented, both as the transport reports them), lives
 // SecondStepLifetime, and allows secondStepTries wrong answers; a right one
-// spends it. Its guesses are counted like password guesses, per account
-// (or trusted device) and per client address, so a stolen password does
-// not buy unlimited code guesses. The login keeps the credential version
+// spends it. Its guesses are counted per account (whatever device the
+// client holds: a trusted device never widens this count) and per client
+// address, so a stolen password does not buy unlimited code guesses. The login keeps the credential version
 // its password check saw: a password or factor change in between makes it
 // fail.
 
@@ -175,10 +175,8 @@ func (s *Service) CompleteLogin(ctx context.Context, token Token, answer SecondF
 		putBack()
 		return LoginResult{}, s.unavailable(ctx, "second step", err)
 	}
-	acct := s.throttle.accountKey(user.Username)
-	if p.Trusted {
-		acct = s.throttle.deviceKey(user.ID, HashToken(DeviceTokenFrom(ctx)))
-	}
+	// Code guesses count per account whatever device the client holds.
+	acct := s.throttle.factorKey(user.ID)
 	if err := s.throttle.admit(ctx, acct, client); err != nil {
 		putBack()
 		s.audit(ctx, slog.LevelWarn, EventThrottled, user.Username, "second_step_refused")
@@ -196,7 +194,7 @@ func (s *Service) CompleteLogin(ctx context.Context, token Token, answer SecondF
 		s.audit(ctx, slog.LevelWarn, EventSecondStep, user.Username, "bad_"+method, slog.Int64("user_id", user.ID))
 		return LoginResult{}, ErrInvalidCode
 	}
-	s.throttle.giveBack(ctx, acct, client)
+	s.throttle.giveBack(ctx, client)
 	if !user.Enabled {
 		s.audit(ctx, slog.LevelWarn, EventLoginFailed, user.Username, "account_disabled", slog.Int64("user_id", user.ID))
 		return LoginResult{}, ErrAccountDisabled
@@ -209,6 +207,11 @@ func (s *Service) CompleteLogin(ctx context.Context, token Token, answer SecondF
 	}
 	if err != nil {
 		return LoginResult{}, s.unavailable(ctx, "second step", err)
+	}
+	// The login is complete: the account's count of code guesses starts
+	// over.
+	if err := s.throttle.reset(ctx, acct); err != nil {
+		s.log.Warn("localauth: resetting an account's second-factor count failed", "err", err)
 	}
 	if res.DeviceToken, err = s.rememberDevice(ctx, user.ID, DeviceTokenFrom(ctx)); err != nil {
 		s.log.Warn("localauth: remembering a device failed", "user_id", user.ID, "err", err)

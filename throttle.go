@@ -207,6 +207,16 @@ func (t *throttle) deviceKey(userID int64, device TokenHash) throttleKey {
 	return throttleKey{fmt.Sprintf("device:%d:%x", userID, device[:16]), t.accounts, t.rule(t.cfg.DeviceFree)}
 }
 
+// factorKey counts the second-factor answers (TOTP and recovery codes,
+// at a login's second step or a re-authentication) given for one account,
+// from every client and device alike: a trusted device lifts the password
+// lockout only, never this count, or each password login from it would
+// start a fresh round of code guesses. Only a completed login or
+// re-authentication with the second factor resets it.
+func (t *throttle) factorKey(userID int64) throttleKey {
+	return throttleKey{fmt.Sprintf("factor:%d", userID), t.accounts, t.rule(t.cfg.AccountFree)}
+}
+
 // sessionKey counts the current-password checks made with one session.
 func (t *throttle) sessionKey(h TokenHash) throttleKey {
 	return throttleKey{fmt.Sprintf("session:%x", h[:16]), t.accounts, t.rule(t.cfg.AccountFree)}

@@ -229,6 +229,7 @@ func (s *Service) DisableTOTP(ctx context.Context, token Token) error {
 	if !ok {
 		return ErrFactorNotFound
 	}
+	s.endDeviceTrust(ctx, user, true, "totp_off")
 	s.credentialsChanged(ctx, user, "totp_off", n)
 	return nil
 }

@@ -23,6 +23,9 @@ const (
 	MsgSessionEnded        = "Session ended"
 	MsgOtherSessionsEnded  = "Every other session has ended"
 	MsgConfirmPassword     = "Please confirm your password to continue."
+	MsgConfirmWithCode     = "Please confirm your password and a code from your authenticator app (or a recovery code) to continue."
+	MsgCodeStillNeeded     = "The password alone is not enough here: enter it again with a code from your authenticator app (or a recovery code)."
+	MsgDeviceForgotten     = "Device forgotten"
 )
 
 // AccountState is substate "account". Pending, the action waiting for a
@@ -32,6 +35,9 @@ type AccountState struct {
 	ErrorMessage string `live:"error_message"`
 	// ReauthNeeded shows the inline password prompt.
 	ReauthNeeded bool `live:"reauth_needed"`
+	// CodeNeeded adds a code field to that prompt: on an account with a
+	// second factor the password alone is no recent login.
+	CodeNeeded bool `live:"code_needed"`
 	// ConfirmDelete shows the last question before deleting the account.
 	ConfirmDelete bool   `live:"confirm_delete"`
 	Pending       string `live:"pending,server"`
@@ -89,6 +95,7 @@ func (a *Auth) mountAccount(app *live.App) {
 	app.Handle("account.reauth", a.reauth)
 	app.Handle("account.cancel", a.cancel)
 	a.mountFactors(app)
+	a.mountDevices(app)
 }
 
 func onAccountPage(t *live.Tab) bool {
@@ -137,6 +144,10 @@ func (a *Auth) accountAction(ctx context.Context, t *live.Tab, pending string, r
 	as.Message, as.ErrorMessage = "", ""
 	err := run(a.withIP(ctx, t), localauth.Token(*a.token(t)))
 	switch {
+	case errors.Is(err, localauth.ErrSecondFactorReauthRequired):
+		as.Pending, as.ReauthNeeded, as.CodeNeeded = pending, true, true
+		as.Message = MsgConfirmWithCode
+		t.Focus("reauth_password")
 	case errors.Is(err, localauth.ErrReauthRequired):
 		as.Pending, as.ReauthNeeded = pending, true
 		as.Message = MsgConfirmPassword
@@ -148,6 +159,7 @@ func (a *Auth) accountAction(ctx context.Context, t *live.Tab, pending string, r
 		}
 	}
 	t.Invalidate("account.sessions")
+	t.Invalidate("account.devices")
 	return nil
 }
 
@@ -243,15 +255,20 @@ func (a *Auth) signedOut(ctx context.Context, t *live.Tab) error {
 func (a *Auth) reauth(ctx context.Context, t *live.Tab, ev live.Event) error {
 	as := live.Get[AccountState](t, "account")
 	t.SetValue("reauth_password", "")
-	err := a.svc.Reauth(a.withIP(ctx, t), localauth.Token(*a.token(t)), ev.Fields["password"])
+	t.SetValue("reauth_code", "")
+	err := a.svc.ReauthWith(a.withIP(ctx, t), localauth.Token(*a.token(t)), ev.Fields["password"], codeAnswer(ev.Fields["code"]))
 	if err != nil {
 		as.Message = ""
 		_, as.ErrorMessage, _ = localauth.Public(err)
+		if errors.Is(err, localauth.ErrSecondFactorReauthRequired) {
+			// The password was right: the code is what is missing.
+			as.CodeNeeded, as.ErrorMessage, as.Message = true, "", MsgCodeStillNeeded
+		}
 		t.Focus("reauth_password")
 		return nil
 	}
 	pending := as.Pending
-	as.Pending, as.ReauthNeeded, as.Message, as.ErrorMessage = "", false, "", ""
+	as.Pending, as.ReauthNeeded, as.CodeNeeded, as.Message, as.ErrorMessage = "", false, false, "", ""
 	switch {
 	case pending == "end_others":
 		return a.endOthers(ctx, t, live.Event{})
@@ -280,7 +297,7 @@ func (a *Auth) reauth(ctx context.Context, t *live.Tab, ev live.Event) error {
 // cancel is account.cancel: drop the pending action and its questions.
 func (a *Auth) cancel(ctx context.Context, t *live.Tab, _ live.Event) error {
 	as := live.Get[AccountState](t, "account")
-	as.Pending, as.ReauthNeeded, as.ConfirmDelete, as.Message, as.ErrorMessage = "", false, false, "", ""
+	as.Pending, as.ReauthNeeded, as.CodeNeeded, as.ConfirmDelete, as.Message, as.ErrorMessage = "", false, false, false, "", ""
 	clearSecrets(as)
 	return nil
 }
@@ -295,6 +312,10 @@ const AccountPage = template.HTML(`
   <form id="reauth-form" class="inline-form" data-on-submit="account.reauth" data-show="account.reauth_needed" method="post" action="/_live/nojs" novalidate hidden>
     <label for="reauth_password">Your password</label>
     <input id="reauth_password" name="password" type="password" autocomplete="current-password">
+    <span class="inline-form" data-show="account.code_needed" hidden>
+      <label for="reauth_code">Code from your authenticator app, or a recovery code</label>
+      <input id="reauth_code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" spellcheck="false">
+    </span>
     <button type="submit">Confirm</button>
     <button type="button" class="secondary" data-on-click="account.cancel">Cancel</button>
   </form>
@@ -313,6 +334,21 @@ const AccountPage = template.HTML(`
     </tbody>
   </table>
   <p><button type="button" id="end-others" class="secondary" data-on-click="account.end_others">End all other sessions</button></p>
+
+  <h2>Trusted devices</h2>
+  <p>Browsers that completed a login to your account. When someone else locks your account by guessing passwords, these still log in with your password; they never skip the code from your authenticator app. Forget any you do not recognise.</p>
+  <table class="devices">
+    <caption class="visually-hidden">Your trusted devices</caption>
+    <thead><tr><th scope="col">Device</th><th scope="col">Trusted since</th><th scope="col">Last login</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
+    <tbody id="devices" data-each="account.devices">
+      <template><tr>
+        <td data-item-text="label"></td>
+        <td data-item-text="since"></td>
+        <td data-item-text="last_used"></td>
+        <td><span class="tag" data-item-show="current">This device</span><button type="button" class="forget-device secondary" data-on-click="account.forget_device" data-item-field="id">Forget</button></td>
+      </tr></template>
+    </tbody>
+  </table>
 
   <h2>Two-step verification</h2>
   <div id="totp-section" data-show="account.factors.totp_available" hidden>

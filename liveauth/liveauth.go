@@ -430,6 +430,11 @@ func (a *Auth) login(ctx context.Context, t *live.Tab, res localauth.LoginResult
 	if !a.cookie {
 		return nil
 	}
+	if res.DeviceToken != "" {
+		// The browser's cookie holds it once the code below is redeemed;
+		// the tab's own calls present it from now on.
+		t.Store(deviceKey, res.DeviceToken)
+	}
 	binding, _ := t.Load(bindingKey)
 	b, _ := binding.(string)
 	if b == "" {
@@ -438,7 +443,7 @@ func (a *Auth) login(ctx context.Context, t *live.Tab, res localauth.LoginResult
 		a.log.Warn("liveauth: no handoff binding on this tab; the session cookie is not set")
 		return nil
 	}
-	code, err := a.svc.IssueHandoff(ctx, res.Token, b)
+	code, err := a.svc.IssueLoginHandoff(ctx, res, b)
 	if err != nil {
 		return err
 	}
@@ -477,6 +482,11 @@ func (a *Auth) withIP(ctx context.Context, t *live.Tab) context.Context {
 	}
 	if dev, ok := t.Load(deviceKey); ok {
 		ctx = localauth.WithDeviceToken(ctx, dev.(localauth.Token))
+	}
+	if !a.cookie {
+		// No HTTP response of a login reaches the browser: it would never
+		// hold a device token issued now.
+		ctx = localauth.WithoutDeviceIssue(ctx)
 	}
 	return ctx
 }

@@ -153,6 +153,7 @@ var layoutMarks = []struct {
 	{5, "devices", "token_hash"},
 	{6, "sessions", "public_id"},
 	{7, "totp", "sealed"},
+	{8, "devices", "public_id"},
 	{9, "passkeys", "user_handle"},
 }
 

@@ -79,28 +79,3 @@ func (t throttleStore) Count(ctx context.Context, key string) (localauth.Throttl
 	c.Last = utc(c.Last)
 	return c, err
 }
-
-// TrustDevice implements localauth.DeviceStore.
-func (s *Store) TrustDevice(ctx context.Context, userID int64, h localauth.TokenHash, now, expires time.Time) error {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	_, err := s.pool.Exec(ctx,
-		`INSERT INTO devices (user_id, token_hash, created_at, last_used_at, expires_at) VALUES ($1, $2, $3, $3, $4)
-		 ON CONFLICT (user_id, token_hash) DO UPDATE SET last_used_at = $3, expires_at = $4`,
-		userID, h[:], now, expires)
-	if isForeignKey(err) {
-		return localauth.ErrUserNotFound
-	}
-	return err
-}
-
-// DeviceTrusted implements localauth.DeviceStore.
-func (s *Store) DeviceTrusted(ctx context.Context, userID int64, h localauth.TokenHash, now time.Time) (bool, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	var ok bool
-	err := s.pool.QueryRow(ctx,
-		`SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = $1 AND token_hash = $2 AND expires_at > $3)`,
-		userID, h[:], now).Scan(&ok)
-	return ok, err
-}

@@ -79,24 +79,3 @@ func (t throttleStore) Count(ctx context.Context, key string) (localauth.Throttl
 	c.Last = fromMS(last)
 	return c, err
 }
-
-// TrustDevice implements localauth.DeviceStore.
-func (s *Store) TrustDevice(ctx context.Context, userID int64, h localauth.TokenHash, now, expires time.Time) error {
-	_, err := s.write.ExecContext(ctx,
-		`INSERT INTO devices (user_id, token_hash, created_at, last_used_at, expires_at) VALUES (?, ?, ?, ?, ?)
-		 ON CONFLICT (user_id, token_hash) DO UPDATE SET last_used_at = excluded.last_used_at, expires_at = excluded.expires_at`,
-		userID, h[:], ms(now), ms(now), ms(expires))
-	if isForeignKey(err) {
-		return localauth.ErrUserNotFound
-	}
-	return err
-}
-
-// DeviceTrusted implements localauth.DeviceStore.
-func (s *Store) DeviceTrusted(ctx context.Context, userID int64, h localauth.TokenHash, now time.Time) (bool, error) {
-	var ok bool
-	err := s.read.QueryRowContext(ctx,
-		`SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = ? AND token_hash = ? AND expires_at > ?)`,
-		userID, h[:], ms(now)).Scan(&ok)
-	return ok, err
-}

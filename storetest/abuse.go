@@ -89,7 +89,7 @@ func testDevices(t *testing.T, h *harness) {
 	u := h.user(t, s, "dora")
 	other := h.user(t, s, "otto")
 	dev := sha256.Sum256([]byte("device"))
-	noErr(t, "TrustDevice", ds.TrustDevice(ctx, u.ID, dev, t0, t0.Add(time.Hour)))
+	noErr(t, "TrustDevice", ds.TrustDevice(ctx, newDevice(u.ID, "device", "dora-device-0001", t0, t0.Add(time.Hour)), nil))
 	trusted := func(userID int64, at time.Time) bool {
 		t.Helper()
 		ok, err := ds.DeviceTrusted(ctx, userID, dev, at)
@@ -99,12 +99,7 @@ func testDevices(t *testing.T, h *harness) {
 	if !trusted(u.ID, t0) || trusted(other.ID, t0) || trusted(u.ID, t0.Add(time.Hour)) {
 		t.Fatal("a device is trusted only for its user and until it expires")
 	}
-	// Trusting again extends it.
-	noErr(t, "TrustDevice again", ds.TrustDevice(ctx, u.ID, dev, t0.Add(time.Minute), t0.Add(2*time.Hour)))
-	if !trusted(u.ID, t0.Add(90*time.Minute)) {
-		t.Fatal("a refreshed device is not trusted until its new expiry")
-	}
-	if err := ds.TrustDevice(ctx, 12345, dev, t0, t0.Add(time.Hour)); !errors.Is(err, localauth.ErrUserNotFound) {
+	if err := ds.TrustDevice(ctx, newDevice(12345, "device", "nobody-device-01", t0, t0.Add(time.Hour)), nil); !errors.Is(err, localauth.ErrUserNotFound) {
 		t.Fatalf("TrustDevice for a missing user: %v, want ErrUserNotFound", err)
 	}
 	noErr(t, "DeleteUser", s.DeleteUser(ctx, u.ID))
@@ -112,10 +107,10 @@ func testDevices(t *testing.T, h *harness) {
 		t.Fatal("a deleted user's device is still trusted")
 	}
 	// Expired devices are purged with expired sessions.
-	noErr(t, "TrustDevice", ds.TrustDevice(ctx, other.ID, dev, t0, t0.Add(time.Hour)))
+	noErr(t, "TrustDevice", ds.TrustDevice(ctx, newDevice(other.ID, "device", "otto-device-0001", t0, t0.Add(time.Hour)), nil))
 	_, err := s.DeleteExpiredSessions(ctx, t0.Add(2*time.Hour), time.Time{})
 	noErr(t, "DeleteExpiredSessions", err)
-	noErr(t, "TrustDevice", ds.TrustDevice(ctx, other.ID, sha256.Sum256([]byte("new")), t0, t0.Add(3*time.Hour)))
+	noErr(t, "TrustDevice", ds.TrustDevice(ctx, newDevice(other.ID, "new", "otto-device-0002", t0, t0.Add(3*time.Hour)), nil))
 	if trusted(other.ID, t0) {
 		t.Fatal("an expired device survived the purge")
 	}

@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore func(t *testing.T) localauth.Store) {
 		{"RevocationsReachWatchers", testWatch},
 		{"ThrottleCountersAreAtomic", testThrottleStore},
 		{"DevicesTrustedPerUserUntilExpiry", testDevices},
+		{"DevicesRotateListAndForget", testDeviceRotation},
 		{"TOTPFromEnrolmentToRemoval", testTOTPLifecycle},
 		{"TOTPStepsAndRecoveryCodesSpentOnce", testFactorsSpentOnce},
 		{"PasskeysAddListUseRemove", testPasskeys},

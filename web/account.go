@@ -1,14 +1,19 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
+
+	"github.com/localauth/localauth"
 )
 
 // The account endpoints of the API: a signed-in user's own sessions, the
 // password confirmation that sensitive actions need, and deleting the
 // account. Actions that need a recent login answer 403 reauth_required
-// without one; POST reauth with the password, then try again.
+// without one; POST reauth with the password, then try again. On an account
+// with a second factor they answer 403 second_factor_required instead:
+// POST reauth with the password and a code (or a passkey's answer).
 
 // sessionsPrefix is the route of one session: sessions/{id}.
 const sessionsPrefix = "sessions/"
@@ -37,22 +42,32 @@ func (a *Auth) apiEndSession(w http.ResponseWriter, r *http.Request) {
 
 // apiRevokeOthers ends every session of the caller but its own.
 func (a *Auth) apiRevokeOthers(w http.ResponseWriter, r *http.Request) {
-	if _, err := a.svc.EndOtherSessions(a.Context(r), a.Token(r)); err != nil {
+	if _, err := a.svc.EndOtherSessions(a.RenewingContext(w, r), a.Token(r)); err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// apiReauth confirms the caller's password for the sensitive actions.
+// apiReauth confirms the caller for the sensitive actions: the password,
+// and on an account with a second factor one answer in the fields of the
+// second step of a login (a passkey's answer alone will do).
 func (a *Auth) apiReauth(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		Password string `json:"password"`
+		Password     string          `json:"password"`
+		Code         string          `json:"code"`
+		RecoveryCode string          `json:"recovery_code"`
+		Passkey      json.RawMessage `json:"passkey"`
 	}
 	if !a.decode(w, r, &in) {
 		return
 	}
-	if err := a.svc.Reauth(a.Context(r), a.Token(r), in.Password); err != nil {
+	passkey := in.Passkey
+	if string(passkey) == "null" {
+		passkey = nil // a JSON null is no answer, as an absent key is
+	}
+	answer := localauth.SecondFactor{Code: in.Code, RecoveryCode: in.RecoveryCode, Passkey: passkey}
+	if err := a.svc.ReauthWith(a.Context(r), a.Token(r), in.Password, answer); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -80,6 +95,7 @@ var itemRoutes = []struct {
 	{sessionsPrefix, "", http.MethodDelete, (*Auth).apiEndSession},
 	{passkeysPrefix, "", http.MethodDelete, (*Auth).apiRemovePasskey},
 	{passkeysPrefix, confirmSuffix, http.MethodPost, (*Auth).apiConfirmPasskey},
+	{devicesPrefix, "", http.MethodDelete, (*Auth).apiForgetDevice},
 }
 
 // accountRoute returns the route of an account endpoint that is not a

@@ -29,7 +29,9 @@ import (
 //	GET    sessions                                                 200 {"sessions":[{"id","created_at","last_seen_at","ip","device","current"}]}
 //	DELETE sessions/{id}                                            204 | 404 (another's or unknown); another than one's own: recent login
 //	POST   sessions/revoke-others                                   204 (recent login)
-//	POST   reauth     {"password"}                                  204: a recent login for ReauthWindow
+//	POST   reauth     {"password","code"?|"recovery_code"?|"passkey"?} 204: a recent login for ReauthWindow; 403 second_factor_required for a password alone where a second factor is on
+//	GET    devices                                                  200 {"devices":[{"id","label","created_at","last_used_at","current"}]}
+//	DELETE devices/{id}                                             204 | 404 (another's or unknown): the device is trusted no more
 //	DELETE account                                                  204, cookie cleared (recent login)
 //	GET    openapi.json                                             200: this API's OpenAPI document (see OpenAPI)
 //
@@ -119,6 +121,7 @@ func (a *Auth) apiRoutes() map[string]apiRoute {
 		"sessions/revoke-others": {http.MethodPost, a.apiRevokeOthers},
 		"reauth":                 {http.MethodPost, a.apiReauth},
 		"account":                {http.MethodDelete, a.apiDeleteAccount},
+		"devices":                {http.MethodGet, a.apiDevices},
 
 		"openapi.json": {http.MethodGet, apiOpenAPI},
 	}
@@ -268,7 +271,7 @@ func (a *Auth) apiPassword(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, localauth.ErrInvalidSession)
 		return
 	}
-	if err := a.svc.ChangePassword(a.Context(r), tok, in.Current, in.New); err != nil {
+	if err := a.svc.ChangePassword(a.RenewingContext(w, r), tok, in.Current, in.New); err != nil {
 		// A refused new password names the field this body calls it by.
 		var pe *localauth.PolicyError
 		if errors.As(err, &pe) && pe.Field == localauth.FieldPassword {
@@ -292,12 +295,15 @@ func (a *Auth) apiSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The code counts only from the browser it was issued to.
-	tok, sess, err := a.svc.RedeemHandoff(a.Context(r), in.Code, a.HandoffBinding(r))
+	tok, sess, device, err := a.svc.RedeemHandoffWithDevice(a.Context(r), in.Code, a.HandoffBinding(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	a.SetSessionCookie(w, r, tok, sess)
+	// A live login's device token reaches the browser here, on an HTTP
+	// response: its websocket cannot set the cookie.
+	a.SetDeviceCookie(w, r, device)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -364,6 +370,8 @@ var status = map[string]int{
 	localauth.CodeFactorExists:       http.StatusConflict,
 	localauth.CodeFactorNotFound:     http.StatusNotFound,
 	localauth.CodeInvalidName:        http.StatusBadRequest,
+
+	localauth.CodeSecondFactorRequired: http.StatusForbidden,
 }
 
 // fail answers a Service error. Internal and store errors are logged with

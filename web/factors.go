@@ -151,7 +151,7 @@ func (a *Auth) apiTOTPConfirm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Auth) apiTOTPDisable(w http.ResponseWriter, r *http.Request) {
-	if err := a.svc.DisableTOTP(a.Context(r), a.Token(r)); err != nil {
+	if err := a.svc.DisableTOTP(a.RenewingContext(w, r), a.Token(r)); err != nil {
 		a.fail(w, r, err)
 		return
 	}

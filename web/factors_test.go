@@ -130,11 +130,21 @@ func TestTOTPAPI(t *testing.T) {
 	})
 	t.Run("turning it off needs a recent login", func(t *testing.T) {
 		clk.Advance(11 * time.Minute)
-		if r := do(t, c2, "DELETE", api+"totp", "", ""); r.status != 403 || r.body["error"] != "reauth_required" {
+		if r := do(t, c2, "DELETE", api+"totp", "", ""); r.status != 403 || r.body["error"] != "second_factor_required" {
 			t.Fatalf("DELETE totp without a recent login: %d %s", r.status, r.raw)
 		}
-		if r := e.post(t, c2, "/api/auth/reauth", `{"password":"`+pw+`"}`); r.status != 204 {
-			t.Fatalf("reauth: %d %s", r.status, r.raw)
+		// The password alone confirms nothing on an account with TOTP.
+		if r := e.post(t, c2, "/api/auth/reauth", `{"password":"`+pw+`"}`); r.status != 403 || r.body["error"] != "second_factor_required" {
+			t.Fatalf("password-only reauth: %d %s", r.status, r.raw)
+		}
+		if r := do(t, c2, "DELETE", api+"totp", "", ""); r.status != 403 || r.body["error"] != "second_factor_required" {
+			t.Fatalf("DELETE totp after a password-only reauth: %d %s", r.status, r.raw)
+		}
+		if r := e.post(t, c2, "/api/auth/reauth", `{"password":"`+pw+`","code":"000000"}`); r.status != 401 || r.body["error"] != "invalid_code" {
+			t.Fatalf("reauth with a wrong code: %d %s", r.status, r.raw)
+		}
+		if r := e.post(t, c2, "/api/auth/reauth", `{"password":"`+pw+`","code":"`+code(0)+`"}`); r.status != 204 {
+			t.Fatalf("reauth with password and code: %d %s", r.status, r.raw)
 		}
 		if r := e.post(t, c2, "/api/auth/recovery-codes", ""); r.status != 200 || len(r.body["recovery_codes"].([]any)) != 10 {
 			t.Fatalf("regenerate: %d %s", r.status, r.raw)

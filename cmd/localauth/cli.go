@@ -73,6 +73,8 @@ var commands = map[string]commandInfo{
 	"user reset-factors": {"user reset-factors NAME", "remove a user's second factors (TOTP, recovery codes, passkeys) and end its sessions", func(m *Main) command { return &userStateCmd{m: m, verb: "reset-factors"} }},
 	"session list":       {"session list [--user NAME] [--json]", "list the sessions of a user, or of all users, with the ids 'session revoke --id' takes", func(m *Main) command { return &sessionListCmd{m: m} }},
 	"session revoke":     {"session revoke NAME | --id ID", "end every session of a user, or the one session with that id", func(m *Main) command { return &sessionRevokeCmd{m: m} }},
+	"device list":        {"device list [--user NAME] [--json]", "list the trusted devices of a user, or of all users, with the ids 'device forget --id' takes", func(m *Main) command { return &deviceListCmd{m: m} }},
+	"device forget":      {"device forget --id ID", "end the trust of one device: it counts as a stranger until its next completed login", func(m *Main) command { return &deviceForgetCmd{m: m} }},
 	"migrate":            {"migrate", "bring the database schema up to date and report its version", func(m *Main) command { return &migrateCmd{m: m} }},
 	"version":            {"version", "print the version", func(m *Main) command { return &versionCmd{m: m} }},
 	"help":               {"help [COMMAND]", "describe the commands", func(m *Main) command { return &helpCmd{m: m} }},
@@ -143,7 +145,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 }
 
 // groups are the words that take a subcommand ("user create").
-var groups = map[string]bool{"user": true, "session": true}
+var groups = map[string]bool{"user": true, "session": true, "device": true}
 
 func isHelpFlag(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" }
 
@@ -220,7 +222,8 @@ func (m *Main) printCommands(w io.Writer, prefix string) {
 	}
 }
 
-// printGroupHelp describes the subcommands of "user" or "session".
+// printGroupHelp describes the subcommands of "user", "session" or
+// "device".
 func (m *Main) printGroupHelp(w io.Writer, group string) {
 	fmt.Fprintf(w, "Usage of 'localauth %s':\n", group)
 	m.printCommands(w, group+" ")

@@ -140,6 +140,31 @@ func browserTOTP(t *testing.T, mode string, srv *Server) {
 	tab.WaitPath("/account")
 	tab.WaitText("#recovery-left", "9")
 	tab.Accessible("the account page with two-step verification on")
+	// Three completed logins from this browser are one trusted device,
+	// its token renewed at each, where an HTTP answer could give it one
+	// (cookie mode); a page keeping its token in LocalStorage gets none.
+	if mode == "cookie" {
+		tab.WaitJS(`document.querySelectorAll("#devices tr").length === 1 && document.querySelector("#devices .tag").offsetParent !== null`, "this browser as the one trusted device")
+	} else {
+		tab.WaitJS(`document.querySelectorAll("#devices tr").length === 0`, "no trusted device")
+	}
+
+	// Past the recent-login window, a change of factors asks for the
+	// password and a code inline: the password alone does not do.
+	srv.Clock.Advance(11 * time.Minute)
+	tab.Click("#regenerate-codes")
+	tab.WaitJS(`!document.getElementById("reauth-form").hidden && document.getElementById("reauth_code").offsetParent !== null`, "the password and code prompt")
+	tab.Accessible("the password and code prompt")
+	tab.Fill("reauth_password", alicePW)
+	tab.Submit("reauth_password")
+	tab.WaitText("#account-message", "The password alone is not enough here")
+	if Eval[bool](tab, `!document.getElementById("recovery-codes").hidden`) {
+		t.Fatal("new recovery codes after the password alone")
+	}
+	tab.Fill("reauth_password", alicePW, "reauth_code", totpCode(t, secret, 11*time.Minute+30*time.Second))
+	tab.Submit("reauth_code")
+	tab.WaitJS(`document.querySelectorAll("#recovery-codes li").length === 10 && !document.getElementById("recovery-codes").hidden`, "ten new recovery codes")
+	tab.Click("#codes-saved")
 	for _, s := range append([]string{secret, next, confirmCode}, codes...) {
 		if strings.Contains(srv.Log.String(), s) {
 			t.Fatal("a second-factor secret reached the server's log")
