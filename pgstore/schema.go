@@ -117,6 +117,7 @@ func layoutVersion(ctx context.Context, q querier, schema string) (int64, error)
 		{"devices", "token_hash"},       // 5
 		{"sessions", "public_id"},       // 6
 		{"totp", "sealed"},              // 7
+		{"users", "email_key"},          // 10
 	}
 	has := func(table, column string) (bool, error) {
 		var ok bool
