@@ -6,8 +6,13 @@ package smtptest
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
+	"mime"
+	"mime/quotedprintable"
 	"net"
+	"net/mail"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -183,4 +188,39 @@ func (x *session) Data(r io.Reader) error {
 	close(x.s.changed)
 	x.s.changed = make(chan struct{})
 	return nil
+}
+
+// Text returns the message's plain-text body, decoded from its transfer
+// encoding, and its Subject header, decoded.
+func (m Message) Text() (subject, body string) {
+	msg, err := mail.ReadMessage(strings.NewReader(m.Data))
+	if err != nil {
+		return "", m.Data
+	}
+	subject, err = new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil {
+		subject = msg.Header.Get("Subject")
+	}
+	var r io.Reader = msg.Body
+	switch strings.ToLower(msg.Header.Get("Content-Transfer-Encoding")) {
+	case "quoted-printable":
+		r = quotedprintable.NewReader(r)
+	case "base64":
+		r = base64.NewDecoder(base64.StdEncoding, r)
+	}
+	b, _ := io.ReadAll(r)
+	return subject, strings.ReplaceAll(string(b), "\r\n", "\n")
+}
+
+var linkRE = regexp.MustCompile(`https?://[^\s]+\?token=([A-Za-z0-9_-]+)`)
+
+// Link returns the first link with a token in the message's body, and the
+// token; ok is false when there is none.
+func (m Message) Link() (link, token string, ok bool) {
+	_, body := m.Text()
+	sub := linkRE.FindStringSubmatch(body)
+	if sub == nil {
+		return "", "", false
+	}
+	return sub[0], sub[1], true
 }
