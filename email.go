@@ -236,3 +236,22 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) error {
 	s.audit(ctx, slog.LevelInfo, EventEmail, s.usernameOf(ctx, userID), "verified", slog.Int64("user_id", userID))
 	return nil
 }
+
+// UserEmail returns the email addresses of the user with the given id, for
+// a transport that already authenticated the user (GET /api/auth/me).
+//
+// Errors: ErrMailUnavailable; ErrUserNotFound; ErrUnavailable.
+func (s *Service) UserEmail(ctx context.Context, userID int64) (EmailState, error) {
+	ms, err := s.mailStore()
+	if err != nil {
+		return EmailState{}, err
+	}
+	st, err := ms.UserEmail(ctx, userID)
+	if errors.Is(err, ErrUserNotFound) {
+		return EmailState{}, err
+	}
+	if err != nil {
+		return EmailState{}, s.unavailable(ctx, "email", err)
+	}
+	return st, nil
+}
