@@ -311,3 +311,15 @@ func (s *Service) SendTestMail(ctx context.Context, addr string) error {
 	s.wakeOutbox()
 	return nil
 }
+
+// purgeMailTokens deletes mailed tokens older than a day: every one has
+// expired by then, and the per-account and per-address limits look back
+// no further.
+func (s *Service) purgeMailTokens(ctx context.Context, now time.Time) {
+	if s.mail == nil {
+		return
+	}
+	if _, err := s.mail.store.DeleteOldMailTokens(ctx, now.Add(-25*time.Hour)); err != nil && ctx.Err() == nil {
+		s.log.Warn("localauth: purging old mail tokens failed", "err", err)
+	}
+}

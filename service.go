@@ -398,6 +398,7 @@ func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	}
 	s.cache.sweep(now, idleBefore)
 	s.throttle.sweep()
+	s.purgeMailTokens(ctx, now)
 	n, err := s.store.DeleteExpiredSessions(ctx, now, idleBefore)
 	if err != nil {
 		s.metrics.StoreError("purge")
