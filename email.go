@@ -100,7 +100,7 @@ func (s *Service) Email(ctx context.Context, token Token) (EmailState, error) {
 	if err != nil {
 		return EmailState{}, err
 	}
-	ms, err := s.mailStore()
+	ms, err := s.anyMailStore()
 	if err != nil {
 		return EmailState{}, err
 	}
@@ -158,9 +158,12 @@ func (s *Service) setEmail(ctx context.Context, user User, addr string, verified
 		return err
 	}
 	key, _ := EmailKey(addr)
-	ms, err := s.mailStore()
+	ms, err := s.anyMailStore()
 	if err != nil {
 		return err
+	}
+	if !verified && s.mail == nil {
+		return ErrMailUnavailable
 	}
 	before, err := ms.UserEmail(ctx, user.ID)
 	if err != nil {
@@ -242,7 +245,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) error {
 //
 // Errors: ErrMailUnavailable; ErrUserNotFound; ErrUnavailable.
 func (s *Service) UserEmail(ctx context.Context, userID int64) (EmailState, error) {
-	ms, err := s.mailStore()
+	ms, err := s.anyMailStore()
 	if err != nil {
 		return EmailState{}, err
 	}

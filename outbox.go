@@ -72,6 +72,12 @@ type MailConfig struct {
 	// PollInterval is how often the outbox looks for mails queued by
 	// other instances or due for a retry. Default 2s.
 	PollInterval time.Duration
+
+	// QueueOnly turns the flows on without a Mailer: mails are queued in
+	// the store for another process sharing it (a server) to send, and
+	// this one starts no outbox worker. For administrative commands.
+	// Default false.
+	QueueOnly bool
 }
 
 // mailState is the Service's part for mail.
@@ -92,7 +98,7 @@ type mailState struct {
 
 // newMailState checks cfg, or returns nil when mail is off.
 func newMailState(cfg MailConfig, store Store, m Metrics) (*mailState, error) {
-	if cfg.Mailer == nil {
+	if cfg.Mailer == nil && !cfg.QueueOnly {
 		return nil, nil
 	}
 	ms, ok := store.(MailStore)
@@ -132,6 +138,15 @@ func newMailState(cfg MailConfig, store Store, m Metrics) (*mailState, error) {
 	}
 	st.metrics, _ = m.(MailMetrics)
 	return st, nil
+}
+
+// anyMailStore returns the store as a MailStore, mail on or off: reading
+// and vouching for addresses needs no Mailer.
+func (s *Service) anyMailStore() (MailStore, error) {
+	if ms, ok := s.store.(MailStore); ok {
+		return ms, nil
+	}
+	return nil, ErrMailUnavailable
 }
 
 // mailStore returns the MailStore, or ErrMailUnavailable when mail is off.
@@ -223,7 +238,7 @@ const mailLease = 5 * time.Minute
 //
 // Errors: ErrMailUnavailable; ErrUnavailable.
 func (s *Service) DeliverMail(ctx context.Context) (int, error) {
-	if s.mail == nil {
+	if s.mail == nil || s.mail.mailer == nil {
 		return 0, ErrMailUnavailable
 	}
 	ms := s.mail.store

@@ -323,7 +323,7 @@ func New(store Store, cfg Config) (*Service, error) {
 	if cfg.PurgeInterval > 0 {
 		s.wg.Go(func() { s.purgeLoop(ctx, cfg.PurgeInterval) })
 	}
-	if mail != nil {
+	if mail != nil && mail.mailer != nil {
 		s.wg.Go(func() { s.outboxLoop(ctx) })
 	}
 	if w, ok := store.(RevocationWatcher); ok {
