@@ -439,3 +439,96 @@ func TestEmailKey(t *testing.T) {
 		}
 	}
 }
+
+// A forgot-password request for an account with a verified address returns
+// while the SMTP server has not answered: the mail waits in the outbox, so
+// the request takes as long as one for an unknown account.
+func TestForgotDoesNotWaitForSMTP(t *testing.T) {
+	e := newMailEnv(t, mustSQLite(t), nil, nil)
+	e.register(t, "alice", "alice@example.com", true)
+	e.SMTP.Hold()
+	defer e.SMTP.Release()
+	if err := e.Svc.ForgotPassword(ctx, localauth.ForgotRequest{Username: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.SMTP.Messages()); n != 0 {
+		t.Fatalf("%d messages delivered while the server holds them", n)
+	}
+	e.SMTP.Release()
+	e.token(t, "alice@example.com", "Reset", "/reset-password")
+}
+
+// A reset does not skip the second factor: the next login still asks for
+// the code. Turning the factor on sent a notice to the verified address.
+func TestResetKeepsTheSecondFactor(t *testing.T) {
+	srv := smtptest.MustStart(t)
+	m, err := smtpmail.New(srv.URL(), "auth@example.com", smtpmail.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := MustFactorEnv(t, func(c *localauth.Config) {
+		c.Mail = localauth.MailConfig{Mailer: m, PublicURL: "https://auth.example.com"}
+	})
+	e.MustRegister(t, "alice", goodPW)
+	if err := e.Svc.SetUserEmail(ctx, "alice", "alice@example.com", true); err != nil {
+		t.Fatal(err)
+	}
+	e.MustEnableTOTP(t, "alice")
+	srv.WaitFor(t, "alice@example.com", "An authenticator app was set up")
+	if err := e.Svc.ForgotPassword(ctx, localauth.ForgotRequest{Username: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	_, tok, ok := srv.WaitFor(t, "alice@example.com", "reset-password").Link()
+	if !ok {
+		t.Fatal("no reset link")
+	}
+	const next = "a brand new passphrase"
+	if err := e.Svc.ResetPassword(ctx, tok, next); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Svc.Login(ctx, "alice", next)
+	var sf *localauth.SecondFactorRequiredError
+	if !errors.As(err, &sf) {
+		t.Fatalf("Login after a reset got %v, want the second step", err)
+	}
+}
+
+// Changing a verified address: the old one stays in force until the new
+// one is verified, and receives a notice.
+func TestEmailChangeNotifiesTheOldAddress(t *testing.T) {
+	e := newMailEnv(t, mustSQLite(t), nil, nil)
+	e.register(t, "alice", "old@example.com", true)
+	r, err := e.Svc.Login(ctx, "alice", goodPW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Svc.SetEmail(ctx, r.Token, "new@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	e.SMTP.WaitFor(t, "old@example.com", "new@example.com")
+	tok := e.token(t, "new@example.com", "Confirm", "/verify-email")
+	if st, _ := e.Svc.Email(ctx, r.Token); st.Email != "old@example.com" || !st.Verified || st.Pending != "new@example.com" {
+		t.Fatalf("before verification got %+v, want old in force and new pending", st)
+	}
+	// Until then, a reset still goes to the old address.
+	if err := e.Svc.ForgotPassword(ctx, localauth.ForgotRequest{Email: "new@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Svc.VerifyEmail(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := e.Svc.Email(ctx, r.Token); st.Email != "new@example.com" || !st.Verified || st.Pending != "" {
+		t.Fatalf("after verification got %+v, want new in force", st)
+	}
+	e.deliver(t)
+	for _, m := range e.SMTP.Messages() {
+		if _, _, ok := m.Link(); ok && contains(m.To, "new@example.com") && strings.Contains(m.Data, "reset-password") {
+			t.Fatal("a reset link went to the address before it was verified")
+		}
+	}
+	// Setting an address needs a recent login.
+	e.Clock.Advance(time.Hour)
+	if err := e.Svc.SetEmail(ctx, r.Token, "other@example.com"); !errors.Is(err, localauth.ErrReauthRequired) {
+		t.Fatalf("SetEmail without a recent login got %v, want ErrReauthRequired", err)
+	}
+}

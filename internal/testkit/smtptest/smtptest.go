@@ -36,6 +36,7 @@ type Server struct {
 	mu       sync.Mutex
 	msgs     []Message
 	delay    time.Duration
+	gate     chan struct{} // when not nil, each message waits for it to close
 	changed  chan struct{}
 	srv      *smtp.Server
 	stopped  bool
@@ -112,6 +113,24 @@ func (s *Server) SetDelay(d time.Duration) {
 	s.delay = d
 }
 
+// Hold makes the server keep each message unanswered until Release: a
+// server that is slow for as long as a test needs.
+func (s *Server) Hold() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gate = make(chan struct{})
+}
+
+// Release answers the messages Hold kept waiting, and those after.
+func (s *Server) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gate != nil {
+		close(s.gate)
+		s.gate = nil
+	}
+}
+
 // Messages returns the messages received so far.
 func (s *Server) Messages() []Message {
 	s.mu.Lock()
@@ -177,8 +196,11 @@ func (x *session) Data(r io.Reader) error {
 		return err
 	}
 	x.s.mu.Lock()
-	d := x.s.delay
+	d, gate := x.s.delay, x.s.gate
 	x.s.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	if d > 0 {
 		time.Sleep(d) // playing a slow server, not waiting on a condition
 	}
