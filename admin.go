@@ -109,6 +109,7 @@ func (s *Service) SetPassword(ctx context.Context, userID int64, password string
 	s.endDeviceTrust(ctx, u, false, "password_reset")
 	s.audit(ctx, slog.LevelInfo, EventPasswordChange, u.Username, "success",
 		slog.String("by", "admin"), slog.Int64("user_id", userID), slog.Int("sessions_ended", n))
+	s.notifyPasswordChanged(ctx, userID)
 	return nil
 }
 

@@ -563,6 +563,7 @@ func (s *Service) ChangePassword(ctx context.Context, token Token, current, next
 	s.endDeviceTrust(ctx, user, true, "password_change")
 	s.audit(ctx, slog.LevelInfo, EventPasswordChange, user.Username, "success",
 		slog.Int64("user_id", user.ID), slog.Int("sessions_ended", n))
+	s.notifyPasswordChanged(ctx, user.ID)
 	return nil
 }
 

@@ -31,6 +31,9 @@ const (
 	CodeInvalidName        = "invalid_name"
 
 	CodeSecondFactorRequired = "second_factor_required"
+	CodeInvalidEmail         = "invalid_email"
+	CodeInvalidMailToken     = "invalid_token"
+	CodeMailUnavailable      = "mail_unavailable"
 )
 
 // Messages shown to people, the same on every pathway (live pages, JSON
@@ -109,6 +112,12 @@ func Public(err error) (code, message string, retryAfter time.Duration) {
 		return CodeInvalidName, "Give the passkey a name of at most 64 characters.", 0
 	case errors.Is(err, ErrFactorNotFound):
 		return CodeFactorNotFound, "No such second factor.", 0
+	case errors.Is(err, ErrInvalidEmail):
+		return CodeInvalidEmail, "Enter one email address, such as name@example.com.", 0
+	case errors.Is(err, ErrInvalidMailToken):
+		return CodeInvalidMailToken, "This link is not valid: it was used, it expired, or the password changed since it was sent. Ask for a new one.", 0
+	case errors.Is(err, ErrMailUnavailable):
+		return CodeMailUnavailable, "Email is not available here.", 0
 	default:
 		return CodeInternal, MsgInternal, 0
 	}

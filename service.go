@@ -131,6 +131,10 @@ type Config struct {
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 
+	// Mail turns on the email flows: verified addresses, password reset
+	// by email, notices. Default off (see MailConfig).
+	Mail MailConfig
+
 	// Rand is the source of token randomness. Default crypto/rand.Reader.
 	// Anything else is for tests only.
 	Rand io.Reader
@@ -169,6 +173,8 @@ type Service struct {
 	issuer    string
 
 	dummyHash func() ([]byte, error)
+
+	mail *mailState // nil when mail is off
 
 	listenMu  sync.RWMutex
 	listeners map[int]func(Revocation)
@@ -269,6 +275,10 @@ func New(store Store, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	handoffs, _ := store.(HandoffStore)
+	mail, err := newMailState(cfg.Mail, store, cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{
 		store:       store,
 		handoffs:    handoffs,
@@ -294,6 +304,7 @@ func New(store Store, cfg Config) (*Service, error) {
 		passkeys:    cfg.Passkeys,
 		issuer:      cfg.Issuer,
 		listeners:   make(map[int]func(Revocation)),
+		mail:        mail,
 	}
 	// The dummy hash for unknown usernames must cost what a real one costs,
 	// so it is made by the configured hasher, once, in the background: the
@@ -311,6 +322,9 @@ func New(store Store, cfg Config) (*Service, error) {
 	go s.dummyHash()
 	if cfg.PurgeInterval > 0 {
 		s.wg.Go(func() { s.purgeLoop(ctx, cfg.PurgeInterval) })
+	}
+	if mail != nil && mail.mailer != nil {
+		s.wg.Go(func() { s.outboxLoop(ctx) })
 	}
 	if w, ok := store.(RevocationWatcher); ok {
 		s.wg.Go(func() {
@@ -384,6 +398,7 @@ func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	}
 	s.cache.sweep(now, idleBefore)
 	s.throttle.sweep()
+	s.purgeMailTokens(ctx, now)
 	n, err := s.store.DeleteExpiredSessions(ctx, now, idleBefore)
 	if err != nil {
 		s.metrics.StoreError("purge")

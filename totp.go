@@ -270,6 +270,7 @@ func (s *Service) credentialsChanged(ctx context.Context, user User, outcome str
 	s.revoked(Revocation{UserID: user.ID, All: true})
 	attrs = append([]slog.Attr{slog.Int64("user_id", user.ID), slog.Int("sessions_ended", ended)}, attrs...)
 	s.audit(ctx, slog.LevelInfo, EventFactor, user.Username, outcome, attrs...)
+	s.notifyFactorChanged(ctx, user.ID, outcome)
 }
 
 // normalizeCode drops the spaces people type in codes.

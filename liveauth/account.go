@@ -269,6 +269,9 @@ func (a *Auth) reauth(ctx context.Context, t *live.Tab, ev live.Event) error {
 	}
 	pending := as.Pending
 	as.Pending, as.ReauthNeeded, as.CodeNeeded, as.Message, as.ErrorMessage = "", false, false, "", ""
+	if ok, err := a.resumeEmail(ctx, t, pending); ok {
+		return err
+	}
 	switch {
 	case pending == "end_others":
 		return a.endOthers(ctx, t, live.Event{})
@@ -350,6 +353,7 @@ const AccountPage = template.HTML(`
     </tbody>
   </table>
 
+` + EmailSection + `
   <h2>Two-step verification</h2>
   <div id="totp-section" data-show="account.factors.totp_available" hidden>
     <p data-show="account.factors.totp" hidden>Authenticator app: <strong>on</strong>. Recovery codes left: <strong id="recovery-left" data-text="account.factors.recovery_codes_left"></strong>.</p>

@@ -45,5 +45,5 @@ func ExampleMount() {
 	app.Page("/orders", "Your orders", liveauth.RequireLogin(`<h1 data-text="orders.greeting"></h1>`))
 	fmt.Println(app.Routes())
 	// Output:
-	// [/account /login /orders /register]
+	// [/account /forgot-password /login /orders /register /reset-password /verify-email]
 }

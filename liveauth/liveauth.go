@@ -291,6 +291,7 @@ func Mount(app *live.App, svc *localauth.Service, opts Options) *Auth {
 	app.Handle("login.start_over", a.startOver)
 	app.Handle("register.handle_registration", a.handleRegistration)
 	a.mountAccount(app)
+	a.mountMail(app, !opts.NoPages)
 	if !opts.NoPages {
 		app.Page(LoginRoute, "Log in", LoginPage)
 		app.Page(RegisterRoute, "Create an account", RegisterPage)
@@ -619,11 +620,16 @@ func (a *Auth) handleRegistration(ctx context.Context, t *live.Tab, ev live.Even
 		t.Focus("confirm_password")
 		return nil
 	}
+	email := ev.Fields["email"]
+	if !a.emailUsable(t, rs, email) {
+		return nil
+	}
 	u, err := a.svc.Register(ctx, username, password)
 	if err != nil {
 		a.registrationRefused(t, rs, username, err)
 		return nil
 	}
+	a.registeredEmail(ctx, u, email)
 	rs.ErrorMessage = ""
 	rs.NewUserID = u.ID
 	rs.Success = true

@@ -69,11 +69,12 @@ const LoginPage = template.HTML(`
     <p class="muted"><a href="/login" id="start-over" data-on-click="login.start_over">Start over</a></p>
   </div>
   <p class="muted" data-hide="login.second_step">No account yet? <a href="/register">Create one</a></p>
+  <p class="muted" data-show="mail.available && !login.second_step" hidden><a href="/forgot-password" id="forgot-link">Forgot your password?</a></p>
   <span data-on-mount="login.redir"></span>
 </section>`)
 
 // RegisterPage is the canned registration page: fields username, password
-// and confirm_password.
+// and confirm_password, and email when the server sends mail.
 const RegisterPage = template.HTML(`
 <section class="card auth-card">
   <h1>Create an account</h1>
@@ -87,6 +88,11 @@ const RegisterPage = template.HTML(`
     <p class="hint" id="password-hint">At least 8 characters. A few unrelated words make a strong, memorable passphrase.</p>
     <label for="confirm_password">Confirm password</label>
     <input id="confirm_password" name="confirm_password" type="password" autocomplete="new-password">
+    <div data-show="mail.available" hidden>
+      <label for="email">Email address (optional)</label>
+      <input id="email" name="email" type="email" autocomplete="email" spellcheck="false" aria-describedby="email-hint">
+      <p class="hint" id="email-hint">We mail it a link to confirm it; once confirmed, it can reset a forgotten password.</p>
+    </div>
     <button type="submit">Register</button>
   </form>
   <p class="muted">Already have an account? <a href="/login">Log in</a></p>

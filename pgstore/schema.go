@@ -155,6 +155,7 @@ var layoutMarks = []struct {
 	{7, "totp", "sealed"},
 	{8, "devices", "public_id"},
 	{9, "passkeys", "user_handle"},
+	{10, "users", "email_key"},
 }
 
 // recordHistory gives a schema that an earlier version migrated, whose

@@ -27,6 +27,7 @@ type Metrics struct {
 	storeErrors    *prometheus.CounterVec
 	revocationWait prometheus.Histogram
 	reg            prometheus.Registerer
+	mailm          mailMetrics // see mail.go
 }
 
 var _ localauth.Metrics = (*Metrics)(nil)

@@ -121,3 +121,49 @@ localauth_store_errors_total{op="login"} 1
 		t.Error("registering twice on one registry: got no error")
 	}
 }
+
+// The mail hooks register their series at the first event and pass the
+// linter.
+func TestMailMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := prommetrics.New(reg, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Mail("reset", "sent")
+	m.Mail("reset", "sent")
+	m.Outbox(3, 90*time.Second)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, x := range f.GetMetric() {
+			switch {
+			case x.GetCounter() != nil:
+				got[f.GetName()] += x.GetCounter().GetValue()
+			case x.GetGauge() != nil:
+				got[f.GetName()] += x.GetGauge().GetValue()
+			}
+		}
+	}
+	for name, want := range map[string]float64{
+		"localauth_mails_total":                    2,
+		"localauth_mail_outbox_depth":              3,
+		"localauth_mail_outbox_oldest_age_seconds": 90,
+	} {
+		if got[name] != want {
+			t.Errorf("%s got %v, want %v", name, got[name], want)
+		}
+	}
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		if strings.HasPrefix(p.Metric, "localauth_mail") {
+			t.Errorf("lint: %s: %s", p.Metric, p.Text)
+		}
+	}
+}

@@ -68,6 +68,8 @@ func Run(t *testing.T, newStore func(t *testing.T) localauth.Store) {
 		{"PasskeySuspensionAndUserHandles", testPasskeySuspension},
 		{"ResetFactorsRemovesAllAndEndsSessions", testResetFactors},
 		{"HandoffHoldsCeremonyState", testHandoffHoldsCeremonies},
+		{"MailTokensVerifyResetAndLimit", testMailTokens},
+		{"OutboxClaimsEachMailOnce", testOutboxClaims},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, h) })

@@ -126,6 +126,7 @@ func (a *Auth) apiRoutes() map[string]apiRoute {
 		"openapi.json": {http.MethodGet, apiOpenAPI},
 	}
 	a.factorRoutes(routes)
+	a.mailRoutes(routes)
 	return routes
 }
 
@@ -141,6 +142,8 @@ type apiRoute struct {
 type registration struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	// Email is optional: a verification link goes to it.
+	Email string `json:"email"`
 }
 
 func (a *Auth) apiRegister(w http.ResponseWriter, r *http.Request) {
@@ -148,10 +151,21 @@ func (a *Auth) apiRegister(w http.ResponseWriter, r *http.Request) {
 	if !a.decode(w, r, &in) {
 		return
 	}
+	// A bad address is refused before the account exists, so that a
+	// refusal changes nothing.
+	if in.Email != "" {
+		if err := a.checkEmail(in.Email); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
 	u, err := a.svc.Register(a.Context(r), in.Username, in.Password)
 	if err != nil {
 		a.fail(w, r, err)
 		return
+	}
+	if in.Email != "" {
+		a.registeredEmail(r, u, in.Email)
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"user": apiUser(u)})
 }
@@ -216,6 +230,7 @@ func (a *Auth) apiMe(w http.ResponseWriter, r *http.Request) {
 	bp := meBuffers.Get().(*[]byte)
 	b := append((*bp)[:0], `{"user":`...)
 	b = appendAPIUser(b, apiUser(u))
+	b = a.appendEmail(r, b, u)
 	b = append(b, "}\n"...)
 	w.Header()["Content-Type"] = valJSON
 	w.Write(b)
@@ -372,6 +387,9 @@ var status = map[string]int{
 	localauth.CodeInvalidName:        http.StatusBadRequest,
 
 	localauth.CodeSecondFactorRequired: http.StatusForbidden,
+	localauth.CodeInvalidEmail:         http.StatusBadRequest,
+	localauth.CodeInvalidMailToken:     http.StatusBadRequest,
+	localauth.CodeMailUnavailable:      http.StatusConflict,
 }
 
 // fail answers a Service error. Internal and store errors are logged with
@@ -410,6 +428,9 @@ func (a *Auth) failure(r *http.Request, err error) failed {
 	var pe *localauth.PolicyError
 	if errors.As(err, &pe) {
 		f.field = pe.Field
+	}
+	if errors.Is(err, localauth.ErrInvalidEmail) {
+		f.field = "email"
 	}
 	return f
 }

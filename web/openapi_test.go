@@ -420,6 +420,10 @@ func TestOpenAPIEveryOperation(t *testing.T) {
 		"confirmTOTP":               `{"code":"123456"}`,
 		"finishPasskeyRegistration": `{"name":"laptop","credential":{}}`,
 		"finishPasskeyLogin":        `{"credential":{}}`,
+		"forgotPassword":            `{"username":"%s"}`,
+		"resetPassword":             `{"token":"not-a-token","new_password":"another long passphrase"}`,
+		"setEmail":                  `{"email":"someone@example.com"}`,
+		"verifyEmail":               `{"token":"not-a-token"}`,
 	}
 	type operation struct{ method, path, id string }
 	var ops []operation

@@ -76,18 +76,16 @@ func (c *userListCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return explain(err, "")
 	}
+	rows := userRows(ctx, e.svc, users)
 	if *asJSON {
-		if users == nil {
-			users = []localauth.User{}
-		}
 		enc := json.NewEncoder(c.m.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(users)
+		return enc.Encode(rows)
 	}
 	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tUSERNAME\tDISPLAY NAME\tENABLED\tCREATED")
-	for _, u := range users {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%v\t%s\n", u.ID, u.Username, u.DisplayName, u.Enabled, u.CreatedAt.Format(time.RFC3339))
+	fmt.Fprintln(w, "ID\tUSERNAME\tDISPLAY NAME\tENABLED\tCREATED\tEMAIL")
+	for _, u := range rows {
+		fmt.Fprintf(w, "%d\t%s\t%s\t%v\t%s\t%s\n", u.ID, u.Username, u.DisplayName, u.Enabled, u.CreatedAt.Format(time.RFC3339), emailColumn(u))
 	}
 	return w.Flush()
 }

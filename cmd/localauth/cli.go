@@ -71,6 +71,8 @@ var commands = map[string]commandInfo{
 	"user set-password":  {"user set-password NAME [--password-stdin]", "set a user's password and end its sessions", func(m *Main) command { return &userSetPasswordCmd{m: m} }},
 	"user delete":        {"user delete NAME", "delete a user and its sessions", func(m *Main) command { return &userStateCmd{m: m, verb: "delete"} }},
 	"user reset-factors": {"user reset-factors NAME", "remove a user's second factors (TOTP, recovery codes, passkeys) and end its sessions", func(m *Main) command { return &userStateCmd{m: m, verb: "reset-factors"} }},
+	"user set-email":     {"user set-email NAME EMAIL [--verified]", "set a user's email address: verified at once, or with a link the running server mails", func(m *Main) command { return &userSetEmailCmd{m: m} }},
+	"mail test":          {"mail test --to ADDR [--smtp-url URL --mail-from ADDR]", "send one test mail now, to try the SMTP settings", func(m *Main) command { return &mailTestCmd{m: m} }},
 	"session list":       {"session list [--user NAME] [--json]", "list the sessions of a user, or of all users, with the ids 'session revoke --id' takes", func(m *Main) command { return &sessionListCmd{m: m} }},
 	"session revoke":     {"session revoke NAME | --id ID", "end every session of a user, or the one session with that id", func(m *Main) command { return &sessionRevokeCmd{m: m} }},
 	"device list":        {"device list [--user NAME] [--json]", "list the trusted devices of a user, or of all users, with the ids 'device forget --id' takes", func(m *Main) command { return &deviceListCmd{m: m} }},
@@ -145,7 +147,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 }
 
 // groups are the words that take a subcommand ("user create").
-var groups = map[string]bool{"user": true, "session": true, "device": true}
+var groups = map[string]bool{"user": true, "session": true, "device": true, "mail": true}
 
 func isHelpFlag(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" }
 

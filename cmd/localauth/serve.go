@@ -35,6 +35,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	rpID := fs.String("rp-id", c.m.Getenv("LOCALAUTH_RP_ID"), "passkeys: the relying party id, the site's domain (default on a localhost --addr: localhost)")
 	rpOrigins := fs.String("rp-origin", c.m.Getenv("LOCALAUTH_RP_ORIGIN"), "passkeys: comma-separated origins the pages run at, e.g. https://example.com (default on a localhost --addr: http(s)://localhost:PORT)")
 	lifetimes := c.m.lifetimeFlags(fs)
+	mailSettings := c.m.mailFlags(fs, true)
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -134,6 +135,10 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	} else {
 		log.Info("passkeys are off: give --rp-id and --rp-origin to offer them (they default only on a localhost --addr)")
 	}
+	url := scheme + "://" + displayAddr(ln.Addr(), *addr)
+	if err := c.configureMail(&cfg, mailSettings, url); err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{
 		Store: st, Service: cfg, TokenStorage: *storage, TrustedProxies: trusted,
 		MaxLiveConns: maxConns, Metrics: metrics, Logger: log,
@@ -143,7 +148,6 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	}
 	defer srv.Close()
 
-	url := scheme + "://" + displayAddr(ln.Addr(), *addr)
 	if metrics != nil {
 		go metrics.Serve()
 		fmt.Fprintf(c.m.Stdout, "localauth: metrics on http://%s/metrics\n", metrics.Addr())

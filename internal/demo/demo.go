@@ -39,6 +39,9 @@ func New(svc *localauth.Service, cfg live.Config, opts liveauth.Options) (*live.
 	app.Page(liveauth.LoginRoute, "Log in", frame(liveauth.LoginPage))
 	app.Page(liveauth.RegisterRoute, "Create an account", frame(liveauth.RegisterPage))
 	app.Page(liveauth.AccountRoute, "Your account", frame(liveauth.RequireLogin(liveauth.AccountPage)))
+	app.Page(liveauth.ForgotPasswordRoute, "Forgot your password", frame(liveauth.ForgotPasswordPage))
+	app.Page(liveauth.ResetPasswordRoute, "Choose a new password", frame(liveauth.ResetPasswordPage))
+	app.Page(liveauth.VerifyEmailRoute, "Verify your email address", frame(liveauth.VerifyEmailPage))
 	return app, auth
 }
 
