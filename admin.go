@@ -2,6 +2,7 @@ package localauth
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 )
 
@@ -44,6 +45,9 @@ func (s *Service) RevokeSessions(ctx context.Context, userID int64) (int, error)
 	}
 	s.revoked(Revocation{UserID: userID, All: true})
 	s.adminAudit(ctx, "revoke_sessions", userID, slog.Int("sessions_ended", n))
+	if n > 0 {
+		s.recordActivity(ctx, userID, ActivitySessionRevoked, "", fmt.Sprintf("%d sessions ended by an administrator", n))
+	}
 	return n, nil
 }
 
@@ -106,6 +110,7 @@ func (s *Service) SetPassword(ctx context.Context, userID int64, password string
 	s.revoked(Revocation{UserID: userID, All: true})
 	s.audit(ctx, slog.LevelInfo, EventPasswordChange, u.Username, "success",
 		slog.String("by", "admin"), slog.Int64("user_id", userID), slog.Int("sessions_ended", n))
+	s.recordActivity(ctx, userID, ActivityPasswordChanged, "", "by an administrator")
 	return nil
 }
 
@@ -124,6 +129,7 @@ func (s *Service) ResetFactors(ctx context.Context, userID int64) error {
 	}
 	s.revoked(Revocation{UserID: userID, All: true})
 	s.adminAudit(ctx, "reset_factors", userID, slog.Int("sessions_ended", n))
+	s.recordActivity(ctx, userID, ActivityFactorRemoved, "", "all second factors, by an administrator")
 	return nil
 }
 

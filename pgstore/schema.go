@@ -154,6 +154,7 @@ var layoutMarks = []struct {
 	{6, "sessions", "public_id"},
 	{7, "totp", "sealed"},
 	{9, "passkeys", "user_handle"},
+	{11, "activity", "first_at"}, // 11
 }
 
 // recordHistory gives a schema that an earlier version migrated, whose
