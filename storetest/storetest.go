@@ -67,6 +67,9 @@ func Run(t *testing.T, newStore func(t *testing.T) localauth.Store) {
 		{"PasskeySuspensionAndUserHandles", testPasskeySuspension},
 		{"ResetFactorsRemovesAllAndEndsSessions", testResetFactors},
 		{"HandoffHoldsCeremonyState", testHandoffHoldsCeremonies},
+		{"ActivityPerUserNewestFirstPagedAndPruned", testActivity},
+		{"FoldedActivityCountsEveryOccurrenceOnce", testFoldActivity},
+		{"SignInAlertsOnUntilTurnedOff", testSignInAlerts},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, h) })
