@@ -123,6 +123,7 @@ func (a *Auth) apiRoutes() map[string]apiRoute {
 		"openapi.json": {http.MethodGet, apiOpenAPI},
 	}
 	a.factorRoutes(routes)
+	a.activityRoutes(routes)
 	return routes
 }
 

@@ -420,6 +420,7 @@ func TestOpenAPIEveryOperation(t *testing.T) {
 		"confirmTOTP":               `{"code":"123456"}`,
 		"finishPasskeyRegistration": `{"name":"laptop","credential":{}}`,
 		"finishPasskeyLogin":        `{"credential":{}}`,
+		"setSignInAlerts":           `{"enabled":false}`,
 	}
 	type operation struct{ method, path, id string }
 	var ops []operation
