@@ -73,6 +73,7 @@ var commands = map[string]commandInfo{
 	"user reset-factors": {"user reset-factors NAME", "remove a user's second factors (TOTP, recovery codes, passkeys) and end its sessions", func(m *Main) command { return &userStateCmd{m: m, verb: "reset-factors"} }},
 	"session list":       {"session list [--user NAME] [--json]", "list the sessions of a user, or of all users, with the ids 'session revoke --id' takes", func(m *Main) command { return &sessionListCmd{m: m} }},
 	"session revoke":     {"session revoke NAME | --id ID", "end every session of a user, or the one session with that id", func(m *Main) command { return &sessionRevokeCmd{m: m} }},
+	"activity":           {"activity [--user NAME] [--json]", "show the security activity users see on their account page: sign-ins, failures, changes", func(m *Main) command { return &activityCmd{m: m} }},
 	"migrate":            {"migrate", "bring the database schema up to date and report its version", func(m *Main) command { return &migrateCmd{m: m} }},
 	"version":            {"version", "print the version", func(m *Main) command { return &versionCmd{m: m} }},
 	"help":               {"help [COMMAND]", "describe the commands", func(m *Main) command { return &helpCmd{m: m} }},
