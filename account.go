@@ -213,6 +213,11 @@ func (s *Service) EndSession(ctx context.Context, token Token, id string) error 
 		return s.unavailable(ctx, "end session", err)
 	}
 	s.revoked(Revocation{UserID: user.ID, TokenHash: ended.TokenHash})
+	if ended.PublicID == cur.PublicID {
+		s.recordActivity(ctx, user.ID, ActivityLogout, ended.PublicID, "")
+	} else {
+		s.recordActivity(ctx, user.ID, ActivitySessionRevoked, ended.PublicID, "")
+	}
 	s.audit(ctx, slog.LevelInfo, EventLogout, user.Username, "success",
 		slog.Int64("user_id", user.ID), slog.String("session", ended.PublicID), slog.String("session_hash", ended.TokenHash.String()), slog.String("by", "owner"))
 	return nil
@@ -233,6 +238,9 @@ func (s *Service) EndOtherSessions(ctx context.Context, token Token) (int, error
 	}
 	s.revoked(Revocation{UserID: user.ID, All: true})
 	s.endDeviceTrust(ctx, user, true, "sessions_ended")
+	if n > 0 {
+		s.recordActivity(ctx, user.ID, ActivitySessionRevoked, "", sessionsEnded(n))
+	}
 	s.audit(ctx, slog.LevelInfo, EventAdmin, user.Username, "success",
 		slog.String("action", "revoke_sessions"), slog.Int64("user_id", user.ID), slog.Int("sessions_ended", n), slog.String("by", "owner"))
 	return n, nil
@@ -409,6 +417,7 @@ func (s *Service) RevokeSession(ctx context.Context, id string) error {
 		return s.unavailable(ctx, "revoke session", err)
 	}
 	s.revoked(Revocation{UserID: ended.UserID, TokenHash: ended.TokenHash})
+	s.recordActivity(ctx, ended.UserID, ActivitySessionRevoked, ended.PublicID, "by an administrator")
 	s.adminAudit(ctx, "revoke_session", ended.UserID, slog.String("session", ended.PublicID), slog.String("session_hash", ended.TokenHash.String()), slog.Int("sessions_ended", 1))
 	return nil
 }

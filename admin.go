@@ -2,6 +2,7 @@ package localauth
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 )
 
@@ -45,6 +46,9 @@ func (s *Service) RevokeSessions(ctx context.Context, userID int64) (int, error)
 	s.revoked(Revocation{UserID: userID, All: true})
 	s.endDeviceTrust(ctx, User{ID: userID, Username: s.usernameOf(ctx, userID)}, false, "sessions_revoked")
 	s.adminAudit(ctx, "revoke_sessions", userID, slog.Int("sessions_ended", n))
+	if n > 0 {
+		s.recordActivity(ctx, userID, ActivitySessionRevoked, "", fmt.Sprintf("%d sessions ended by an administrator", n))
+	}
 	return n, nil
 }
 
@@ -110,6 +114,7 @@ func (s *Service) SetPassword(ctx context.Context, userID int64, password string
 	s.audit(ctx, slog.LevelInfo, EventPasswordChange, u.Username, "success",
 		slog.String("by", "admin"), slog.Int64("user_id", userID), slog.Int("sessions_ended", n))
 	s.notifyPasswordChanged(ctx, userID)
+	s.recordActivity(ctx, userID, ActivityPasswordChanged, "", "by an administrator")
 	return nil
 }
 
@@ -129,6 +134,7 @@ func (s *Service) ResetFactors(ctx context.Context, userID int64) error {
 	s.revoked(Revocation{UserID: userID, All: true})
 	s.endDeviceTrust(ctx, User{ID: userID, Username: s.usernameOf(ctx, userID)}, false, "factors_reset")
 	s.adminAudit(ctx, "reset_factors", userID, slog.Int("sessions_ended", n))
+	s.recordActivity(ctx, userID, ActivityFactorRemoved, "", "all second factors, by an administrator")
 	return nil
 }
 

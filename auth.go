@@ -216,6 +216,9 @@ func (s *Service) Login(ctx context.Context, username, password string, opts ...
 	}
 	if err := s.throttle.admit(ctx, acct, client); err != nil {
 		s.audit(ctx, slog.LevelWarn, EventThrottled, who, "login_refused", slog.Bool("trusted_device", trusted))
+		if found && errors.Is(err, ErrRateLimited) {
+			s.foldActivity(ctx, user.ID, ActivityAccountLocked, "too many failed attempts")
+		}
 		return LoginResult{}, err
 	}
 	release, err := s.acquireHash(ctx)
@@ -247,6 +250,7 @@ func (s *Service) Login(ctx context.Context, username, password string, opts ...
 			s.log.Error("localauth: stored password hash cannot be checked", "user_id", user.ID, "err", err)
 		}
 		s.audit(ctx, slog.LevelWarn, EventLoginFailed, who, "bad_credentials", slog.Bool("trusted_device", trusted))
+		s.foldActivity(ctx, user.ID, ActivityLoginFailed, "wrong password")
 		return LoginResult{}, ErrInvalidCredentials
 	}
 	// The password was right. The slot is needed for a rehash at most: the
@@ -303,6 +307,7 @@ func (s *Service) Login(ctx context.Context, username, password string, opts ...
 	s.audit(ctx, slog.LevelInfo, EventLogin, who, "success",
 		slog.Int64("user_id", user.ID), slog.String("session", res.Session.PublicID), slog.String("session_hash", res.Session.TokenHash.String()),
 		slog.Bool("trusted_device", trusted))
+	s.recordLogin(ctx, user.ID, res, trusted, "password")
 	s.capSessions(ctx, user)
 	return res, nil
 }
@@ -370,6 +375,7 @@ func (s *Service) capSessions(ctx context.Context, u User) {
 	}
 	for _, h := range trimmed {
 		s.revoked(Revocation{UserID: u.ID, TokenHash: h})
+		s.recordActivity(ctx, u.ID, ActivitySessionRevoked, "", "too many sessions: the oldest ended")
 		s.audit(ctx, slog.LevelInfo, EventLogout, u.Username, "session_cap",
 			slog.Int64("user_id", u.ID), slog.String("session_hash", h.String()))
 	}
@@ -520,6 +526,7 @@ func (s *Service) Logout(ctx context.Context, token Token) error {
 		return s.unavailable(ctx, "logout", err)
 	}
 	s.revoked(Revocation{UserID: userID, TokenHash: h})
+	s.recordActivity(ctx, userID, ActivityLogout, "", "")
 	s.audit(ctx, slog.LevelInfo, EventLogout, s.usernameOf(ctx, userID), "success",
 		slog.Int64("user_id", userID), slog.String("session_hash", h.String()))
 	return nil
@@ -561,6 +568,7 @@ func (s *Service) ChangePassword(ctx context.Context, token Token, current, next
 	}
 	s.revoked(Revocation{UserID: user.ID, All: true})
 	s.endDeviceTrust(ctx, user, true, "password_change")
+	s.recordActivity(ctx, user.ID, ActivityPasswordChanged, sess.PublicID, sessionsEnded(n))
 	s.audit(ctx, slog.LevelInfo, EventPasswordChange, user.Username, "success",
 		slog.Int64("user_id", user.ID), slog.Int("sessions_ended", n))
 	s.notifyPasswordChanged(ctx, user.ID)

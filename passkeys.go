@@ -116,6 +116,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, token Token, na
 		return PasskeyInfo{}, s.unavailable(ctx, "add passkey", err)
 	}
 	s.credentialsChanged(ctx, user, "passkey_added", n, slog.String("passkey", p.ID))
+	s.recordActivity(ctx, user.ID, ActivityFactorAdded, sess.PublicID, "passkey "+p.Name)
 	return passkeyInfo(p), nil
 }
 
@@ -153,6 +154,7 @@ func (s *Service) RemovePasskey(ctx context.Context, token Token, id string) err
 		return ErrFactorNotFound
 	}
 	s.credentialsChanged(ctx, user, "passkey_removed", n, slog.String("passkey", id))
+	s.recordActivity(ctx, user.ID, ActivityFactorRemoved, sess.PublicID, "passkey")
 	return nil
 }
 
@@ -236,12 +238,17 @@ func (s *Service) PasskeyLogin(ctx context.Context, response []byte, opt LoginOp
 	if err != nil {
 		return LoginResult{}, s.unavailable(ctx, "passkey login", err)
 	}
+	_, trusted, err := s.trustedDevice(ctx, user.User, true)
+	if err != nil {
+		s.log.Warn("localauth: reading a device's trust failed", "user_id", user.ID, "err", err)
+	}
 	if res.DeviceToken, err = s.rememberDevice(ctx, user.ID, DeviceTokenFrom(ctx)); err != nil {
 		s.log.Warn("localauth: remembering a device failed", "user_id", user.ID, "err", err)
 	}
 	s.audit(ctx, slog.LevelInfo, EventLogin, user.Username, "success",
 		slog.Int64("user_id", user.ID), slog.String("session", res.Session.PublicID), slog.String("session_hash", res.Session.TokenHash.String()),
 		slog.String("method", MethodPasskey))
+	s.recordLogin(ctx, user.ID, res, trusted, MethodPasskey)
 	s.capSessions(ctx, user.User)
 	return res, nil
 }

@@ -180,6 +180,9 @@ func (s *Service) CompleteLogin(ctx context.Context, token Token, answer SecondF
 	if err := s.throttle.admit(ctx, acct, client); err != nil {
 		putBack()
 		s.audit(ctx, slog.LevelWarn, EventThrottled, user.Username, "second_step_refused")
+		if errors.Is(err, ErrRateLimited) {
+			s.foldActivity(ctx, user.ID, ActivityAccountLocked, "too many failed attempts")
+		}
 		return LoginResult{}, err
 	}
 	ok, err := s.checkSecondFactor(ctx, user, answer)
@@ -192,6 +195,7 @@ func (s *Service) CompleteLogin(ctx context.Context, token Token, answer SecondF
 		p.Tries++
 		putBack()
 		s.audit(ctx, slog.LevelWarn, EventSecondStep, user.Username, "bad_"+method, slog.Int64("user_id", user.ID))
+		s.foldActivity(ctx, user.ID, ActivityLoginFailed, "wrong second factor")
 		return LoginResult{}, ErrInvalidCode
 	}
 	s.throttle.giveBack(ctx, client)
@@ -219,6 +223,7 @@ func (s *Service) CompleteLogin(ctx context.Context, token Token, answer SecondF
 	s.audit(ctx, slog.LevelInfo, EventLogin, user.Username, "success",
 		slog.Int64("user_id", user.ID), slog.String("session", res.Session.PublicID), slog.String("session_hash", res.Session.TokenHash.String()),
 		slog.String("second_factor", method))
+	s.recordLogin(ctx, user.ID, res, p.Trusted, method)
 	s.capSessions(ctx, user)
 	return res, nil
 }

@@ -97,6 +97,12 @@ type Config struct {
 	// valid after the last login it was presented with. Default 180 days.
 	DeviceLifetime time.Duration
 
+	// ActivityRetention is how long each user's security activity
+	// (Service.Activity) is kept; older events are deleted with the
+	// expired sessions. Default 90 days; a negative value keeps them
+	// forever.
+	ActivityRetention time.Duration
+
 	// Logger receives the audit events (one per login, failure, throttle,
 	// registration, logout, password change and admin action) and
 	// internal errors. It never receives a password or a token. Default:
@@ -166,6 +172,8 @@ type Service struct {
 	admission   *admission
 	maxSessions int
 	deviceLife  time.Duration
+	// activityRetention is Config.ActivityRetention; 0 keeps events.
+	activityRetention time.Duration
 
 	secretKey []byte
 	totp      TOTPVerifier
@@ -252,6 +260,12 @@ func New(store Store, cfg Config) (*Service, error) {
 	if cfg.DeviceLifetime <= 0 {
 		cfg.DeviceLifetime = 180 * 24 * time.Hour
 	}
+	if cfg.ActivityRetention == 0 {
+		cfg.ActivityRetention = 90 * 24 * time.Hour
+	}
+	if cfg.ActivityRetention < 0 {
+		cfg.ActivityRetention = 0 // kept forever
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -305,6 +319,8 @@ func New(store Store, cfg Config) (*Service, error) {
 		issuer:      cfg.Issuer,
 		listeners:   make(map[int]func(Revocation)),
 		mail:        mail,
+
+		activityRetention: cfg.ActivityRetention,
 	}
 	// The dummy hash for unknown usernames must cost what a real one costs,
 	// so it is made by the configured hasher, once, in the background: the
@@ -389,7 +405,8 @@ func (s *Service) purgeLoop(ctx context.Context, every time.Duration) {
 }
 
 // PurgeExpired deletes the sessions that expired or idled out, and returns how
-// many it deleted. New runs it every Config.PurgeInterval.
+// many it deleted, and the security activity older than
+// Config.ActivityRetention. New runs it every Config.PurgeInterval.
 func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	now := s.now()
 	var idleBefore time.Time
@@ -400,6 +417,9 @@ func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	s.throttle.sweep()
 	s.purgeMailTokens(ctx, now)
 	n, err := s.store.DeleteExpiredSessions(ctx, now, idleBefore)
+	if err == nil {
+		err = s.pruneActivity(ctx)
+	}
 	if err != nil {
 		s.metrics.StoreError("purge")
 	} else if n > 0 {

@@ -209,6 +209,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, token Token, code string) ([]
 		return nil, ErrFactorNotFound // replaced or removed meanwhile
 	}
 	s.credentialsChanged(ctx, user, "totp_on", n)
+	s.recordActivity(ctx, user.ID, ActivityFactorAdded, sess.PublicID, "authenticator app")
 	return codes, nil
 }
 
@@ -231,6 +232,7 @@ func (s *Service) DisableTOTP(ctx context.Context, token Token) error {
 	}
 	s.endDeviceTrust(ctx, user, true, "totp_off")
 	s.credentialsChanged(ctx, user, "totp_off", n)
+	s.recordActivity(ctx, user.ID, ActivityFactorRemoved, sess.PublicID, "authenticator app")
 	return nil
 }
 

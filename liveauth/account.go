@@ -96,6 +96,7 @@ func (a *Auth) mountAccount(app *live.App) {
 	app.Handle("account.cancel", a.cancel)
 	a.mountFactors(app)
 	a.mountDevices(app)
+	a.mountActivity(app)
 }
 
 func onAccountPage(t *live.Tab) bool {
@@ -160,6 +161,7 @@ func (a *Auth) accountAction(ctx context.Context, t *live.Tab, pending string, r
 	}
 	t.Invalidate("account.sessions")
 	t.Invalidate("account.devices")
+	t.Invalidate("account.activity")
 	return nil
 }
 
@@ -275,6 +277,8 @@ func (a *Auth) reauth(ctx context.Context, t *live.Tab, ev live.Event) error {
 	switch {
 	case pending == "end_others":
 		return a.endOthers(ctx, t, live.Event{})
+	case pending == "wasnt_me":
+		return a.wasntMe(ctx, t, live.Event{})
 	case pending == "delete":
 		return a.deleteAccount(ctx, t, live.Event{Fields: map[string]string{"confirm": "yes"}})
 	case len(pending) > len("end_session:") && pending[:len("end_session:")] == "end_session:":
@@ -354,6 +358,29 @@ const AccountPage = template.HTML(`
   </table>
 
 ` + EmailSection + `
+  <h2>Recent security activity</h2>
+  <p class="callout error" id="failed-notice" role="status" data-show="account.failed_notice" data-text="account.failed_notice" hidden></p>
+  <table class="activity">
+    <caption class="visually-hidden">Recent security activity, newest first</caption>
+    <thead><tr><th scope="col">What</th><th scope="col">Device</th><th scope="col">IP address</th><th scope="col">When</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
+    <tbody id="activity" data-each="account.activity">
+      <template><tr>
+        <td data-item-text="what"></td>
+        <td data-item-text="device"></td>
+        <td data-item-text="ip"></td>
+        <td data-item-text="when"></td>
+        <td><button type="button" class="wasnt-me secondary" data-item-show="login" data-on-click="account.wasnt_me" data-item-field="session" hidden>This wasn't me</button></td>
+      </tr></template>
+    </tbody>
+  </table>
+  <p>"This wasn't me" ends every other session and takes you to the password change.</p>
+  <p data-show="account.alerts.sign_in" hidden>Sign-in alerts: <strong>on</strong>. You are told of each sign-in from a new device.
+    <button type="button" id="alerts-off" class="secondary" data-on-click="account.sign_in_alerts">Turn off sign-in alerts</button></p>
+  <form id="alerts-on-form" data-hide="account.alerts.sign_in" data-on-submit="account.sign_in_alerts" method="post" action="/_live/nojs">
+    <p>Sign-in alerts: <strong>off</strong>. <input type="hidden" name="enabled" value="yes">
+    <button type="submit" id="alerts-on" class="secondary">Turn on sign-in alerts</button></p>
+  </form>
+
   <h2>Two-step verification</h2>
   <div id="totp-section" data-show="account.factors.totp_available" hidden>
     <p data-show="account.factors.totp" hidden>Authenticator app: <strong>on</strong>. Recovery codes left: <strong id="recovery-left" data-text="account.factors.recovery_codes_left"></strong>.</p>

@@ -156,6 +156,7 @@ var layoutMarks = []struct {
 	{8, "devices", "public_id"},
 	{9, "passkeys", "user_handle"},
 	{10, "users", "email_key"},
+	{11, "activity", "first_at"},
 }
 
 // recordHistory gives a schema that an earlier version migrated, whose

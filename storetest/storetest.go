@@ -70,6 +70,9 @@ func Run(t *testing.T, newStore func(t *testing.T) localauth.Store) {
 		{"HandoffHoldsCeremonyState", testHandoffHoldsCeremonies},
 		{"MailTokensVerifyResetAndLimit", testMailTokens},
 		{"OutboxClaimsEachMailOnce", testOutboxClaims},
+		{"ActivityPerUserNewestFirstPagedAndPruned", testActivity},
+		{"FoldedActivityCountsEveryOccurrenceOnce", testFoldActivity},
+		{"SignInAlertsOnUntilTurnedOff", testSignInAlerts},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, h) })

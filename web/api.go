@@ -127,6 +127,7 @@ func (a *Auth) apiRoutes() map[string]apiRoute {
 	}
 	a.factorRoutes(routes)
 	a.mailRoutes(routes)
+	a.activityRoutes(routes)
 	return routes
 }
 

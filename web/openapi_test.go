@@ -424,6 +424,7 @@ func TestOpenAPIEveryOperation(t *testing.T) {
 		"resetPassword":             `{"token":"not-a-token","new_password":"another long passphrase"}`,
 		"setEmail":                  `{"email":"someone@example.com"}`,
 		"verifyEmail":               `{"token":"not-a-token"}`,
+		"setSignInAlerts":           `{"enabled":false}`,
 	}
 	type operation struct{ method, path, id string }
 	var ops []operation

@@ -77,6 +77,7 @@ var commands = map[string]commandInfo{
 	"session revoke":     {"session revoke NAME | --id ID", "end every session of a user, or the one session with that id", func(m *Main) command { return &sessionRevokeCmd{m: m} }},
 	"device list":        {"device list [--user NAME] [--json]", "list the trusted devices of a user, or of all users, with the ids 'device forget --id' takes", func(m *Main) command { return &deviceListCmd{m: m} }},
 	"device forget":      {"device forget --id ID", "end the trust of one device: it counts as a stranger until its next completed login", func(m *Main) command { return &deviceForgetCmd{m: m} }},
+	"activity":           {"activity [--user NAME] [--json]", "show the security activity users see on their account page: sign-ins, failures, changes", func(m *Main) command { return &activityCmd{m: m} }},
 	"migrate":            {"migrate", "bring the database schema up to date and report its version", func(m *Main) command { return &migrateCmd{m: m} }},
 	"version":            {"version", "print the version", func(m *Main) command { return &versionCmd{m: m} }},
 	"help":               {"help [COMMAND]", "describe the commands", func(m *Main) command { return &helpCmd{m: m} }},
