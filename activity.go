@@ -291,6 +291,7 @@ func (s *Service) recordLogin(ctx context.Context, userID int64, res LoginResult
 	s.recordActivity(ctx, userID, ActivityLogin, res.Session.PublicID, loginDetails[method])
 	if !trusted && res.DeviceToken != "" {
 		s.recordActivity(ctx, userID, ActivityDeviceTrusted, res.Session.PublicID, "")
+		s.alertNewDevice(ctx, userID, res.Session.PublicID)
 	}
 }
 
@@ -312,4 +313,12 @@ func sessionsEnded(n int) string {
 	default:
 		return fmt.Sprintf("%d other sessions ended", n)
 	}
+}
+
+// devicesForgotten words how many devices lost their trust at once.
+func devicesForgotten(n int) string {
+	if n == 1 {
+		return "1 trusted device forgotten"
+	}
+	return fmt.Sprintf("%d trusted devices forgotten", n)
 }

@@ -61,7 +61,7 @@ func TestActivityRecordsEachEventOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	types, evs = activityTypes(t, e, first.Token)
-	wantTypes(t, types, "login", "device_trusted", "login", "password_changed")
+	wantTypes(t, types, "login", "device_trusted", "login", "device_forgotten", "password_changed")
 	if evs[0].Detail != "1 other session ended" || evs[0].SessionID != first.Session.PublicID {
 		t.Fatalf("password change event: got %+v, want the session that changed it and one other ended", evs[0])
 	}
@@ -79,7 +79,7 @@ func TestActivityRecordsEachEventOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	types, evs = activityTypes(t, e, first.Token)
-	wantTypes(t, types, "login", "device_trusted", "login", "password_changed", "factor_added", "factor_removed")
+	wantTypes(t, types, "login", "device_trusted", "login", "device_forgotten", "password_changed", "factor_added", "factor_removed")
 	if evs[0].Detail != "authenticator app" {
 		t.Fatalf("factor event detail: got %q, want %q", evs[0].Detail, "authenticator app")
 	}
@@ -101,10 +101,13 @@ func TestActivityRecordsEachEventOnce(t *testing.T) {
 	}
 	_ = third
 	types, evs = activityTypes(t, e, first.Token)
-	wantTypes(t, types, "login", "device_trusted", "login", "password_changed", "factor_added", "factor_removed",
-		"login", "session_revoked", "login", "session_revoked")
-	if evs[2].SessionID != other.Session.PublicID {
-		t.Fatalf("ended session event names %q, want %q", evs[2].SessionID, other.Session.PublicID)
+	wantTypes(t, types, "login", "device_trusted", "login", "device_forgotten", "password_changed", "factor_added", "factor_removed",
+		"login", "device_trusted", "session_revoked", "login", "device_trusted", "device_forgotten", "session_revoked")
+	// The device token dc carries was forgotten at the password change, and
+	// each login rotates the token it gets: each login with it is a new
+	// device; ending the other sessions from c (no device) forgets them.
+	if evs[4].SessionID != other.Session.PublicID {
+		t.Fatalf("ended session event names %q, want %q", evs[4].SessionID, other.Session.PublicID)
 	}
 
 	// An administrator's password reset and a logout, read by the operator.

@@ -217,6 +217,7 @@ func (s *Service) Login(ctx context.Context, username, password string, opts ...
 	if err := s.throttle.admit(ctx, acct, client); err != nil {
 		s.audit(ctx, slog.LevelWarn, EventThrottled, who, "login_refused", slog.Bool("trusted_device", trusted))
 		if found && errors.Is(err, ErrRateLimited) {
+			s.alertLocked(ctx, user.ID)
 			s.foldActivity(ctx, user.ID, ActivityAccountLocked, "too many failed attempts")
 		}
 		return LoginResult{}, err

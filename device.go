@@ -181,6 +181,7 @@ func (s *Service) endDeviceTrust(ctx context.Context, user User, except bool, wh
 	if n > 0 {
 		s.audit(ctx, slog.LevelInfo, EventDevice, user.Username, "trust_ended",
 			slog.Int64("user_id", user.ID), slog.Int("devices", n), slog.String("why", why))
+		s.recordActivity(ctx, user.ID, ActivityDeviceForgotten, "", devicesForgotten(n))
 	}
 	give, _ := ctx.Value(renewalKey{}).(func(Token))
 	if keep == nil || give == nil {
@@ -266,6 +267,11 @@ func (s *Service) forgetDevice(ctx context.Context, userID int64, id, by string)
 	}
 	s.audit(ctx, slog.LevelInfo, EventDevice, s.usernameOf(ctx, d.UserID), "forgotten",
 		slog.Int64("user_id", d.UserID), slog.String("device", d.PublicID), slog.String("by", by))
+	detail := DeviceLabel(d.UserAgent)
+	if by == "admin" {
+		detail += ", by an administrator"
+	}
+	s.recordActivity(ctx, d.UserID, ActivityDeviceForgotten, "", detail)
 	return nil
 }
 

@@ -179,6 +179,7 @@ func (s *Service) setEmail(ctx context.Context, user User, addr string, verified
 			return s.unavailable(ctx, "set email", err)
 		}
 		s.audit(ctx, slog.LevelInfo, EventEmail, user.Username, "verified_by_admin", slog.Int64("user_id", user.ID))
+		s.recordActivity(ctx, user.ID, ActivityEmailChanged, "", "set by an administrator")
 		s.wakeOutbox()
 		return nil
 	}
@@ -237,6 +238,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) error {
 		return s.unavailable(ctx, "verify email", err)
 	}
 	s.audit(ctx, slog.LevelInfo, EventEmail, s.usernameOf(ctx, userID), "verified", slog.Int64("user_id", userID))
+	s.recordActivity(ctx, userID, ActivityEmailChanged, "", "a new address, confirmed by its mailed link")
 	return nil
 }
 

@@ -14,7 +14,7 @@ import (
 type Mail struct {
 	// Kind names the mail for metrics and logs: "verify", "reset",
 	// "password_changed", "email_changed", "address_taken",
-	// "factor_changed", "test".
+	// "factor_changed", "new_sign_in", "account_locked", "test".
 	Kind    string
 	To      string
 	Subject string

@@ -3,6 +3,7 @@ package localauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -148,6 +149,11 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 	s.mailMetric(notice.Kind, "queued")
 	s.audit(ctx, slog.LevelInfo, EventPasswordReset, user.Username, "success",
 		slog.Int64("user_id", userID), slog.Int("sessions_ended", ended))
+	detail := "by a mailed link"
+	if ended > 0 {
+		detail = fmt.Sprintf("by a mailed link; %d sessions ended", ended)
+	}
+	s.recordActivity(ctx, userID, ActivityPasswordReset, "", detail)
 	s.wakeOutbox()
 	return nil
 }

@@ -181,6 +181,7 @@ func (s *Service) CompleteLogin(ctx context.Context, token Token, answer SecondF
 		putBack()
 		s.audit(ctx, slog.LevelWarn, EventThrottled, user.Username, "second_step_refused")
 		if errors.Is(err, ErrRateLimited) {
+			s.alertLocked(ctx, user.ID)
 			s.foldActivity(ctx, user.ID, ActivityAccountLocked, "too many failed attempts")
 		}
 		return LoginResult{}, err

@@ -79,10 +79,12 @@ func TestActivityAPI(t *testing.T) {
 	for _, ev := range l.Events {
 		types = append(types, ev.Type)
 	}
-	if got, want := strings.Join(types, " "), "password_changed device_trusted login login_failed"; got != want {
+	if got, want := strings.Join(types, " "), "password_changed device_forgotten device_trusted login login_failed"; got != want {
 		t.Fatalf("alice's activity, newest first: got %q, want %q", got, want)
 	}
-	failed, login := l.Events[3], l.Events[2]
+	// The password change, from a client without a device cookie, ended
+	// the trust of the device the login made.
+	failed, login := l.Events[4], l.Events[3]
 	if failed.Count != 3 || failed.FirstAt == "" || failed.IP != "127.0.0.1" {
 		t.Fatalf("failed sign-ins: got %+v, want one event of 3 from 127.0.0.1", failed)
 	}
@@ -108,8 +110,8 @@ func TestActivityAPI(t *testing.T) {
 		t.Fatalf("first page: %+v, want 2 events and next_before the last one's id", page)
 	}
 	rest := list(alice, fmt.Sprintf("?before=%d", page.NextBefore))
-	if len(rest.Events) != 2 || rest.Events[0].Type != "login" || rest.NextBefore != 0 {
-		t.Fatalf("second page: %+v, want the sign-in and the failures, no next page", rest)
+	if len(rest.Events) != 3 || rest.Events[0].Type != "device_trusted" || rest.Events[1].Type != "login" || rest.NextBefore != 0 {
+		t.Fatalf("second page: %+v, want the device, the sign-in and the failures, no next page", rest)
 	}
 	// Mallory's cursor on alice's ids shows only mallory's.
 	if other := list(mallory, fmt.Sprintf("?before=%d", l.Events[0].ID+1)); len(other.Events) != 2 {
