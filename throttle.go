@@ -21,7 +21,9 @@ import (
 //     presents a valid device token for the account (a browser that logged in
 //     to it before) is counted under that device instead, with its own
 //     allowance, so that strangers who lock the account out do not lock out
-//     its owner. These counters live in the store when it offers them (both
+//     its owner. A device never counts second-factor answers: those are
+//     counted per account whatever the client presents (factorKey).
+//     These counters live in the store when it offers them (both
 //     stores do): a restart or a flood of other keys does not forget a lock.
 //   - the client's IP address (IPv6 by its /64). These counters live in
 //     memory, bounded so that eviction never drops a counter holding more
