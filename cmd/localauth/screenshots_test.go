@@ -11,8 +11,8 @@ import (
 
 // TestScreenshots regenerates every screenshot in docs/screenshots (the
 // README's) from the demo, run as "localauth serve" on a fresh database and
-// driven in Chromium as a person would: anonymous pages, a refused login
-// and registration, then signed in, the protected and account pages and
+// driven in Chromium as a person would: anonymous pages, a refused login,
+// a reset link asked for, a refused registration, then signed in, the protected and account pages and
 // the inline password prompt. It is also the example of driving the pages
 // from a browser test and of taking a signed-in screenshot:
 //
@@ -51,6 +51,17 @@ func TestScreenshots(t *testing.T) {
 	tab.WaitText(".callout.error", "There was a problem logging in, please try again.")
 	tab.Run(blur())
 	save(tab, "login-failed")
+
+	tab.Open(srv.URL + "/forgot-password")
+	tab.WaitText("h1", "Forgot your password")
+	tab.Hydrated()
+	tab.Run(blur())
+	save(tab, "forgot-password")
+	tab.Fill("account", "bob")
+	tab.Submit("account")
+	tab.WaitJS(`!document.getElementById("forgot-message").hidden`, "the answer to a reset request")
+	tab.Run(blur())
+	save(tab, "forgot-password-sent")
 
 	tab.Open(srv.URL + "/register")
 	tab.WaitText("h1", "Create an account")
