@@ -85,9 +85,9 @@ type noDeviceKey struct{}
 
 // WithoutDeviceIssue returns a context for logins whose transport cannot
 // store a device token in the browser (a live page that keeps its session
-// token in LocalStorage has no HTTP response to set the cookie on): such a
-// login issues none and records no device, rather than trust a device that
-// no browser holds.
+// token in LocalStorage, with no handoff binding to trade a one-time code
+// for the cookie): such a login issues none and records no device, rather
+// than trust a device that no browser holds.
 func WithoutDeviceIssue(ctx context.Context) context.Context {
 	return context.WithValue(ctx, noDeviceKey{}, true)
 }

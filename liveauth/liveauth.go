@@ -92,6 +92,11 @@ type Options struct {
 	TokenFromRequest func(r *http.Request) localauth.Token
 	SessionEndpoint  string
 	LogoutEndpoint   string
+	// DeviceEndpoint, in LocalStorage mode with HandoffBinding set,
+	// exchanges a live login's one-time code for the device cookie alone
+	// (default "/api/auth/device"), so that the browser becomes a trusted
+	// device of the account as it does in cookie mode.
+	DeviceEndpoint string
 
 	// For TokenCookie, required: HandoffBinding reads, from the websocket
 	// handshake, the browser's secret that one-time codes are bound to
@@ -237,6 +242,9 @@ func Mount(app *live.App, svc *localauth.Service, opts Options) *Auth {
 	if opts.LogoutEndpoint == "" {
 		opts.LogoutEndpoint = "/api/auth/logout"
 	}
+	if opts.DeviceEndpoint == "" {
+		opts.DeviceEndpoint = "/api/auth/device"
+	}
 	if opts.RecheckInterval <= 0 {
 		opts.RecheckInterval = time.Second
 	}
@@ -254,6 +262,14 @@ func Mount(app *live.App, svc *localauth.Service, opts Options) *Auth {
 	switch opts.TokenStorage {
 	case "", TokenLocalStorage:
 		app.State("auth", func() any { return &AuthState{} })
+		if opts.HandoffBinding != nil {
+			// For the device cookie of a login (DeviceEndpoint).
+			app.OnConnect(func(r *http.Request, t *live.Tab) {
+				if b := opts.HandoffBinding(r); b != "" {
+					t.Store(bindingKey, b)
+				}
+			})
+		}
 	case TokenCookie:
 		if opts.TokenFromRequest == nil || opts.HandoffBinding == nil {
 			panic("liveauth: TokenCookie needs Options.TokenFromRequest and Options.HandoffBinding")
@@ -429,7 +445,7 @@ func (a *Auth) login(ctx context.Context, t *live.Tab, res localauth.LoginResult
 	t.SessionStorage(LocalStorageKey, !res.Session.Remember)
 	*a.token(t) = string(res.Token)
 	if !a.cookie {
-		return nil
+		return a.handDevice(ctx, t, res)
 	}
 	if res.DeviceToken != "" {
 		// The browser's cookie holds it once the code below is redeemed;
@@ -450,6 +466,25 @@ func (a *Auth) login(ctx context.Context, t *live.Tab, res localauth.LoginResult
 	}
 	body, _ := json.Marshal(map[string]string{"code": code})
 	t.Post(a.opts.SessionEndpoint, string(body))
+	return nil
+}
+
+// handDevice has a page that keeps its token in LocalStorage trade a
+// one-time code for the device cookie of its login: a websocket cannot set
+// a cookie, and the token never goes to the page in clear.
+func (a *Auth) handDevice(ctx context.Context, t *live.Tab, res localauth.LoginResult) error {
+	binding, _ := t.Load(bindingKey)
+	b, _ := binding.(string)
+	if res.DeviceToken == "" || b == "" {
+		return nil
+	}
+	t.Store(deviceKey, res.DeviceToken)
+	code, err := a.svc.IssueLoginHandoff(ctx, res, b)
+	if err != nil {
+		return err
+	}
+	body, _ := json.Marshal(map[string]string{"code": code})
+	t.Post(a.opts.DeviceEndpoint, string(body))
 	return nil
 }
 
@@ -484,9 +519,9 @@ func (a *Auth) withIP(ctx context.Context, t *live.Tab) context.Context {
 	if dev, ok := t.Load(deviceKey); ok {
 		ctx = localauth.WithDeviceToken(ctx, dev.(localauth.Token))
 	}
-	if !a.cookie {
-		// No HTTP response of a login reaches the browser: it would never
-		// hold a device token issued now.
+	if _, bound := t.Load(bindingKey); !a.cookie && !bound {
+		// No HTTP answer of a login can reach this browser: it would
+		// never hold a device token issued now.
 		ctx = localauth.WithoutDeviceIssue(ctx)
 	}
 	return ctx

@@ -116,6 +116,7 @@ func (a *Auth) apiRoutes() map[string]apiRoute {
 		"me":       {http.MethodGet, a.apiMe},
 		"password": {http.MethodPost, a.apiPassword},
 		"session":  {http.MethodPost, a.apiSession},
+		"device":   {http.MethodPost, a.apiDevice},
 
 		"sessions":               {http.MethodGet, a.apiSessions},
 		"sessions/revoke-others": {http.MethodPost, a.apiRevokeOthers},
@@ -319,6 +320,26 @@ func (a *Auth) apiSession(w http.ResponseWriter, r *http.Request) {
 	a.SetSessionCookie(w, r, tok, sess)
 	// A live login's device token reaches the browser here, on an HTTP
 	// response: its websocket cannot set the cookie.
+	a.SetDeviceCookie(w, r, device)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// apiDevice turns a one-time code from a live login into the device
+// cookie alone, for live pages that keep their session token in
+// LocalStorage: their login has no HTTP answer of its own that could set
+// it, and without it the browser would never be a trusted device.
+func (a *Auth) apiDevice(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Code string `json:"code"`
+	}
+	if !a.decode(w, r, &in) {
+		return
+	}
+	_, _, device, err := a.svc.RedeemHandoffWithDevice(a.Context(r), in.Code, a.HandoffBinding(r))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	a.SetDeviceCookie(w, r, device)
 	w.WriteHeader(http.StatusNoContent)
 }

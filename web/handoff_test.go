@@ -88,3 +88,41 @@ func TestBindHandoffs(t *testing.T) {
 		}
 	}
 }
+
+// POST /device trades a live login's code for the device cookie alone,
+// once, and only from the browser it was issued to: the session token
+// never reaches a cookie or the answer.
+func TestDeviceHandoff(t *testing.T) {
+	e := newEnv(t, false)
+	e.post(t, e.client(t), "/api/auth/register", creds("hana", pw))
+	res, err := e.svc.Login(localauth.WithClientIP(context.Background(), "192.0.2.1"), "hana", pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.DeviceToken == "" {
+		t.Fatal("a login issued no device token")
+	}
+	const binding = "the-browser-secret"
+	browser := []string{"Cookie", web.HandoffCookieName + "=" + binding}
+	code, err := e.svc.IssueLoginHandoff(context.Background(), res, binding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"code":"` + code + `"}`
+	if r := e.post(t, e.client(t), "/api/auth/device", body, "Cookie", web.HandoffCookieName+"=another-browser"); r.status != 401 || r.header.Get("Set-Cookie") != "" {
+		t.Fatalf("the code from another browser: %d %v, want 401 and no cookie", r.status, r.header)
+	}
+	code, err = e.svc.IssueLoginHandoff(context.Background(), res, binding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = `{"code":"` + code + `"}`
+	r := e.post(t, e.client(t), "/api/auth/device", body, browser...)
+	set := strings.Join(r.header.Values("Set-Cookie"), "\n")
+	if r.status != 204 || !strings.Contains(set, web.DeviceCookieName+"="+string(res.DeviceToken)) || strings.Contains(set, string(res.Token)) || strings.Contains(r.raw, string(res.Token)) {
+		t.Fatalf("the code from its browser: %d, Set-Cookie %q; want 204 and the device cookie alone", r.status, set)
+	}
+	if r := e.post(t, e.client(t), "/api/auth/device", body, browser...); r.status != 401 {
+		t.Fatalf("the code a second time: %d, want 401", r.status)
+	}
+}

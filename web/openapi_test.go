@@ -414,6 +414,7 @@ func TestOpenAPIEveryOperation(t *testing.T) {
 		"token":                     creds("%s", pw),
 		"changePassword":            `{"current_password":"` + pw + `","new_password":"another long passphrase"}`,
 		"session":                   `{"code":"not-a-code"}`,
+		"deviceFromLiveLogin":       `{"code":"not-a-code"}`,
 		"reauth":                    `{"password":"` + pw + `"}`,
 		"loginSecondStep":           `{"mfa_token":"not-a-token","code":"123456"}`,
 		"tokenSecondStep":           `{"mfa_token":"not-a-token","recovery_code":"aaaaa-bbbbb"}`,

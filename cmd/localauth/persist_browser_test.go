@@ -112,6 +112,15 @@ func TestBrowserLoginPersists(t *testing.T) {
 		if !in {
 			t.Fatal("the browser restarted is not signed in after a default login")
 		}
+		// The browser is the account's trusted device, its device cookie
+		// kept across the restart: in LocalStorage mode too, where the
+		// login's websocket could not set it (the page traded a one-time
+		// code for it).
+		acct := b.Tab()
+		acct.Open(srv.URL + "/account")
+		acct.WaitJS(`document.querySelectorAll("#devices tr").length === 1 && document.querySelector("#devices .tag").offsetParent !== null`,
+			"this browser listed as the account's trusted device")
+		acct.Close()
 		tab2, _ := openProtected(t, b, srv)
 		tab.Click("#topbar-logout")
 		signedOut(tab)

@@ -120,11 +120,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	// Pages give every browser a device token, which a live login then
 	// makes trusted for the account.
-	var pages http.Handler = wa.DeviceCookie(app)
+	// They give it the secret that binds the one-time login codes to it
+	// too: in cookie mode for the session cookie, in LocalStorage mode for
+	// the device cookie.
+	var pages http.Handler = wa.BindHandoffs(wa.DeviceCookie(app))
 	if cfg.TokenStorage == liveauth.TokenCookie {
-		// Pages give the browser the secret that binds the one-time
-		// login codes to it.
-		pages = wa.BindHandoffs(pages)
 		// With the token in a cookie the server can guard pages itself,
 		// before any of them is sent.
 		mux.Handle("/protected", wa.RequireLogin(pages))
