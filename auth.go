@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/localauth/localauth/throttle"
 )
 
 // LoginResult is what a successful Login hands back.
@@ -382,10 +384,15 @@ func (s *Service) capSessions(ctx context.Context, u User) {
 	}
 }
 
-// acquireHash takes a hashing slot in the fair queue (see admission).
+// acquireHash takes a hashing slot in the fair queue (see
+// throttle.Admission): a *BusyError when the queue has no room in time.
 func (s *Service) acquireHash(ctx context.Context) (release func(), err error) {
 	defer s.meterHashAdmission(time.Now(), &release, &err)
-	return s.admission.acquire(ctx, clientBucket(ClientIP(ctx)))
+	release, wait, err := s.admission.Acquire(ctx, throttle.ClientBucket(ClientIP(ctx)))
+	if release == nil && err == nil {
+		err = &BusyError{RetryAfter: wait}
+	}
+	return release, err
 }
 
 // unavailable logs a store failure and returns the error callers see.

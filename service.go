@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/localauth/localauth/throttle"
 )
 
 // Config tunes a Service. The zero value is a safe configuration: every field
@@ -168,8 +170,8 @@ type Service struct {
 	cacheMaxAge time.Duration
 	// lookups coalesces concurrent store reads of one session.
 	lookups     singleflight.Group
-	throttle    *throttle
-	admission   *admission
+	throttle    *limiter
+	admission   *throttle.Admission
 	maxSessions int
 	deviceLife  time.Duration
 	// activityRetention is Config.ActivityRetention; 0 keeps events.
@@ -284,7 +286,7 @@ func New(store Store, cfg Config) (*Service, error) {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
 	}
-	th, err := newThrottle(cfg.Throttle, store, cfg.Now)
+	th, err := newLimiter(cfg.Throttle, store, cfg.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -310,7 +312,7 @@ func New(store Store, cfg Config) (*Service, error) {
 		cache:       newSessionCache(cfg.CacheSize),
 		cacheMaxAge: cfg.CacheMaxAge,
 		throttle:    th,
-		admission:   newAdmission(cfg.MaxConcurrentHashes, cfg.HashQueueWait),
+		admission:   throttle.NewAdmission(cfg.MaxConcurrentHashes, cfg.HashQueueWait),
 		maxSessions: cfg.MaxSessionsPerUser,
 		deviceLife:  cfg.DeviceLifetime,
 		secretKey:   cfg.SecretKey,

@@ -3,9 +3,9 @@ package localauth
 import (
 	"context"
 	"fmt"
-	"net/netip"
-	"sync"
 	"time"
+
+	"github.com/localauth/localauth/throttle"
 )
 
 // ThrottleConfig sets how password guessing slows down. SECURITY.md states
@@ -78,70 +78,28 @@ type ThrottleConfig struct {
 
 	// Store holds the account and device counters. Default: the Store's
 	// own (see ThrottleStoreProvider), else process memory.
-	Store ThrottleStore
-}
-
-// ThrottleRule is how one kind of key is throttled.
-type ThrottleRule struct {
-	// Free is how many attempts the key makes before delays start.
-	Free int
-	// BaseDelay, MaxDelay and ForgetAfter are as in ThrottleConfig.
-	BaseDelay, MaxDelay, ForgetAfter time.Duration
-}
-
-// Wait returns how long after now a key with count attempts, the last at
-// last, must still wait before its next attempt: zero when it may go.
-func (r ThrottleRule) Wait(count int, last, now time.Time) time.Duration {
-	over := count - r.Free
-	if over <= 0 || last.Before(now.Add(-r.ForgetAfter)) {
-		return 0
-	}
-	d := r.BaseDelay
-	for i := 1; i < over && d < r.MaxDelay; i++ {
-		d *= 2
-	}
-	return max(last.Add(min(d, r.MaxDelay)).Sub(now), 0)
-}
-
-// ThrottleCount is a key's state: how many attempts, and when the last was.
-type ThrottleCount struct {
-	Count int
-	Last  time.Time
-}
-
-// ThrottleStore holds attempt counters. Each method is one atomic step:
-// n concurrent Admit calls on a key that is free for exactly k more
-// attempts admit exactly k.
-type ThrottleStore interface {
-	// Admit counts one attempt at now under key and returns zero, unless
-	// rule says the key must still wait: then it counts nothing and
-	// returns how long. A count whose last attempt is older than
-	// rule.ForgetAfter starts again from zero.
-	Admit(ctx context.Context, key string, now time.Time, rule ThrottleRule) (wait time.Duration, err error)
-	// GiveBack takes back one attempt that Admit counted.
-	GiveBack(ctx context.Context, key string) error
-	// Reset drops the key's count.
-	Reset(ctx context.Context, key string) error
-	// Count returns the key's state, zero when it has none.
-	Count(ctx context.Context, key string) (ThrottleCount, error)
+	Store throttle.Store
 }
 
 // ThrottleStoreProvider is an optional ability of a Store: keeping the
 // account and device counters with the accounts, so that every instance
 // counts together and a restart does not forget a lock.
 type ThrottleStoreProvider interface {
-	Throttle() ThrottleStore
+	Throttle() throttle.Store
 }
 
-type throttle struct {
+// limiter is the policy of guess limits over the throttle machinery: which
+// keys an attempt is counted under, with which allowance, and what a wait
+// means to the caller (a *RateLimitError).
+type limiter struct {
 	cfg      ThrottleConfig
 	now      func() time.Time
-	accounts ThrottleStore // account and device keys
-	clients  *memThrottle  // client address keys
-	logins   *loginRate
+	accounts throttle.Store   // account, device, factor and session keys
+	clients  *throttle.Memory // client address keys
+	logins   *throttle.LoginRate
 }
 
-func newThrottle(cfg ThrottleConfig, store Store, now func() time.Time) (*throttle, error) {
+func newLimiter(cfg ThrottleConfig, store Store, now func() time.Time) (*limiter, error) {
 	if cfg.AccountFree == 0 {
 		cfg.AccountFree = 5
 	}
@@ -177,36 +135,29 @@ func newThrottle(cfg ThrottleConfig, store Store, now func() time.Time) (*thrott
 		cfg.MaxDelay < cfg.BaseDelay || cfg.ForgetAfter < 0 || cfg.MaxEntries < 0 {
 		return nil, fmt.Errorf("localauth: invalid throttle configuration")
 	}
-	t := &throttle{cfg: cfg, now: now, accounts: cfg.Store, clients: newMemThrottle(cfg.MaxEntries)}
+	t := &limiter{cfg: cfg, now: now, accounts: cfg.Store, clients: throttle.NewMemory(cfg.MaxEntries)}
 	if t.accounts == nil {
 		if p, ok := store.(ThrottleStoreProvider); ok {
 			t.accounts = p.Throttle()
 		} else {
-			t.accounts = newMemThrottle(cfg.MaxEntries)
+			t.accounts = throttle.NewMemory(cfg.MaxEntries)
 		}
 	}
-	t.logins = newLoginRate(cfg.ClientLoginsPerMinute, cfg.ClientLoginBurst, cfg.MaxEntries)
+	t.logins = throttle.NewLoginRate(cfg.ClientLoginsPerMinute, cfg.ClientLoginBurst, cfg.MaxEntries)
 	return t, nil
 }
 
-// throttleKey is one counter, the store that holds it, and its rule.
-type throttleKey struct {
-	key   string
-	store ThrottleStore
-	rule  ThrottleRule
+func (t *limiter) rule(free int) throttle.Rule {
+	return throttle.Rule{Free: free, BaseDelay: t.cfg.BaseDelay, MaxDelay: t.cfg.MaxDelay, ForgetAfter: t.cfg.ForgetAfter}
 }
 
-func (t *throttle) rule(free int) ThrottleRule {
-	return ThrottleRule{Free: free, BaseDelay: t.cfg.BaseDelay, MaxDelay: t.cfg.MaxDelay, ForgetAfter: t.cfg.ForgetAfter}
-}
-
-func (t *throttle) accountKey(canonical string) throttleKey {
-	return throttleKey{"account:" + canonical, t.accounts, t.rule(t.cfg.AccountFree)}
+func (t *limiter) accountKey(canonical string) throttle.Key {
+	return throttle.Key{Name: "account:" + canonical, Store: t.accounts, Rule: t.rule(t.cfg.AccountFree)}
 }
 
 // deviceKey counts the attempts of one trusted device on one account.
-func (t *throttle) deviceKey(userID int64, device TokenHash) throttleKey {
-	return throttleKey{fmt.Sprintf("device:%d:%x", userID, device[:16]), t.accounts, t.rule(t.cfg.DeviceFree)}
+func (t *limiter) deviceKey(userID int64, device TokenHash) throttle.Key {
+	return throttle.Key{Name: fmt.Sprintf("device:%d:%x", userID, device[:16]), Store: t.accounts, Rule: t.rule(t.cfg.DeviceFree)}
 }
 
 // factorKey counts the second-factor answers (TOTP and recovery codes,
@@ -215,326 +166,92 @@ func (t *throttle) deviceKey(userID int64, device TokenHash) throttleKey {
 // lockout only, never this count, or each password login from it would
 // start a fresh round of code guesses. Only a completed login or
 // re-authentication with the second factor resets it.
-func (t *throttle) factorKey(userID int64) throttleKey {
-	return throttleKey{fmt.Sprintf("factor:%d", userID), t.accounts, t.rule(t.cfg.AccountFree)}
+func (t *limiter) factorKey(userID int64) throttle.Key {
+	return throttle.Key{Name: fmt.Sprintf("factor:%d", userID), Store: t.accounts, Rule: t.rule(t.cfg.AccountFree)}
 }
 
 // sessionKey counts the current-password checks made with one session.
-func (t *throttle) sessionKey(h TokenHash) throttleKey {
-	return throttleKey{fmt.Sprintf("session:%x", h[:16]), t.accounts, t.rule(t.cfg.AccountFree)}
+func (t *limiter) sessionKey(h TokenHash) throttle.Key {
+	return throttle.Key{Name: fmt.Sprintf("session:%x", h[:16]), Store: t.accounts, Rule: t.rule(t.cfg.AccountFree)}
 }
 
 // reset drops a key's count.
-func (t *throttle) reset(ctx context.Context, k throttleKey) error {
-	if t.cfg.Disabled || k.key == "" {
+func (t *limiter) reset(ctx context.Context, k throttle.Key) error {
+	if t.cfg.Disabled {
 		return nil
 	}
-	return storeErr(k.store.Reset(ctx, k.key))
+	return storeErr(throttle.Reset(ctx, k))
 }
 
-func (t *throttle) clientKey(ip string) throttleKey {
+func (t *limiter) clientKey(ip string) throttle.Key {
 	if ip == "" {
-		return throttleKey{}
+		return throttle.Key{}
 	}
-	return throttleKey{"client:" + clientBucket(ip), t.clients, t.rule(t.cfg.ClientFree)}
+	return throttle.Key{Name: "client:" + throttle.ClientBucket(ip), Store: t.clients, Rule: t.rule(t.cfg.ClientFree)}
 }
 
-func (t *throttle) registrationKey(ip string) throttleKey {
+func (t *limiter) registrationKey(ip string) throttle.Key {
 	if ip == "" {
-		return throttleKey{}
+		return throttle.Key{}
 	}
-	return throttleKey{"register:" + clientBucket(ip), t.clients, t.rule(t.cfg.RegistrationsFree)}
-}
-
-// clientBucket groups IPv6 addresses by /64 and leaves IPv4 as it is.
-func clientBucket(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap()
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
-	}
-	return a.String()
+	return throttle.Key{Name: "register:" + throttle.ClientBucket(ip), Store: t.clients, Rule: t.rule(t.cfg.RegistrationsFree)}
 }
 
 // admit counts one attempt under every key, or none: when a key must still
 // wait, the attempts already counted under the others are given back and a
 // *RateLimitError says how long.
-func (t *throttle) admit(ctx context.Context, keys ...throttleKey) error {
+func (t *limiter) admit(ctx context.Context, keys ...throttle.Key) error {
 	if t.cfg.Disabled {
 		return nil
 	}
-	now := t.now()
-	for i, k := range keys {
-		if k.key == "" {
-			continue
-		}
-		wait, err := k.store.Admit(ctx, k.key, now, k.rule)
-		if err == nil && wait <= 0 {
-			continue
-		}
-		t.giveBack(ctx, keys[:i]...)
-		if err != nil {
-			return storeErr(err)
-		}
+	wait, err := throttle.Admit(ctx, t.now(), keys...)
+	if err != nil {
+		return storeErr(err)
+	}
+	if wait > 0 {
 		return &RateLimitError{RetryAfter: wait}
 	}
 	return nil
 }
 
 // giveBack takes back one attempt under each key, after it succeeded (or
-// was never tried: the server was busy). Errors are ignored: a count left
-// standing only delays its key, it never opens one.
-func (t *throttle) giveBack(ctx context.Context, keys ...throttleKey) {
-	if t.cfg.Disabled {
-		return
-	}
-	for _, k := range keys {
-		if k.key != "" {
-			k.store.GiveBack(ctx, k.key)
-		}
+// was never tried: the server was busy).
+func (t *limiter) giveBack(ctx context.Context, keys ...throttle.Key) {
+	if !t.cfg.Disabled {
+		throttle.GiveBack(ctx, keys...)
 	}
 }
 
 // loginWait returns how long the client must wait before its next
 // successful login may start (see ThrottleConfig.ClientLoginsPerMinute).
-func (t *throttle) loginWait(ip string) time.Duration {
+func (t *limiter) loginWait(ip string) time.Duration {
 	if t.cfg.Disabled {
 		return 0
 	}
-	return t.logins.wait(ip, t.now())
+	return t.logins.Wait(t.loginKey(ip), t.now())
 }
 
 // loginDone charges a successful login to the client.
-func (t *throttle) loginDone(ip string) {
+func (t *limiter) loginDone(ip string) {
 	if !t.cfg.Disabled {
-		t.logins.spend(ip, t.now())
+		t.logins.Spend(t.loginKey(ip), t.now())
 	}
+}
+
+// loginKey is the client's key in the rate of successful logins.
+func (t *limiter) loginKey(ip string) string {
+	if ip == "" {
+		return ""
+	}
+	return "client:" + throttle.ClientBucket(ip)
 }
 
 // sweep drops forgotten in-memory counters.
-func (t *throttle) sweep() {
+func (t *limiter) sweep() {
 	forget := t.now().Add(-t.cfg.ForgetAfter)
-	t.clients.sweep(forget)
-	if m, ok := t.accounts.(*memThrottle); ok {
-		m.sweep(forget)
+	t.clients.Sweep(forget)
+	if m, ok := t.accounts.(*throttle.Memory); ok {
+		m.Sweep(forget)
 	}
-	t.logins.sweep(t.now())
-}
-
-// memThrottle is the in-process ThrottleStore. It holds at most max
-// counters. To make room it evicts, among a few sampled counters, the one
-// with the fewest attempts, and only one that holds no more attempts than
-// the new counter will and is not waiting out a delay: flooding it with new
-// keys cannot unlock a key. When nothing may be evicted, new keys share one
-// overflow counter, so they are still counted, together.
-type memThrottle struct {
-	mu      sync.Mutex
-	max     int
-	entries map[string]ThrottleCount
-}
-
-// overflowKey is the counter shared by keys that found no room.
-const overflowKey = "overflow"
-
-func newMemThrottle(max int) *memThrottle {
-	return &memThrottle{max: max, entries: make(map[string]ThrottleCount)}
-}
-
-// Admit implements ThrottleStore.
-func (m *memThrottle) Admit(_ context.Context, key string, now time.Time, rule ThrottleRule) (time.Duration, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	key = m.slotLocked(key, now, rule)
-	e := m.entries[key]
-	if wait := rule.Wait(e.Count, e.Last, now); wait > 0 {
-		return wait, nil
-	}
-	m.bumpLocked(key, e, now, rule)
-	return 0, nil
-}
-
-func (m *memThrottle) bumpLocked(key string, e ThrottleCount, now time.Time, rule ThrottleRule) {
-	if e.Last.Before(now.Add(-rule.ForgetAfter)) {
-		e.Count = 0
-	}
-	e.Count++
-	e.Last = now
-	m.entries[key] = e
-}
-
-// slotLocked returns the key to count under: key itself when it has a
-// counter or room can be made, else the overflow counter.
-func (m *memThrottle) slotLocked(key string, now time.Time, rule ThrottleRule) string {
-	if _, ok := m.entries[key]; ok || len(m.entries) < m.max {
-		return key
-	}
-	var victim string
-	var fewest ThrottleCount
-	n := 0
-	for k, e := range m.entries {
-		if k == overflowKey {
-			continue
-		}
-		if victim == "" || e.Count < fewest.Count || (e.Count == fewest.Count && e.Last.Before(fewest.Last)) {
-			victim, fewest = k, e
-		}
-		if n++; n == 8 {
-			break
-		}
-	}
-	// The new counter will hold one attempt: only a counter with at most
-	// one, and not delaying its key, may give way to it.
-	if victim != "" && fewest.Count <= 1 && rule.Wait(fewest.Count, fewest.Last, now) == 0 {
-		delete(m.entries, victim)
-		return key
-	}
-	return overflowKey
-}
-
-// GiveBack implements ThrottleStore.
-func (m *memThrottle) GiveBack(_ context.Context, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e, ok := m.entries[key]
-	if !ok {
-		return nil
-	}
-	if e.Count <= 1 {
-		delete(m.entries, key)
-		return nil
-	}
-	e.Count--
-	m.entries[key] = e
-	return nil
-}
-
-// Reset implements ThrottleStore.
-func (m *memThrottle) Reset(_ context.Context, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.entries, key)
-	return nil
-}
-
-// Count implements ThrottleStore.
-func (m *memThrottle) Count(_ context.Context, key string) (ThrottleCount, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.entries[key], nil
-}
-
-func (m *memThrottle) sweep(forgetBefore time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for k, e := range m.entries {
-		if e.Last.Before(forgetBefore) {
-			delete(m.entries, k)
-		}
-	}
-}
-
-func (m *memThrottle) len() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.entries)
-}
-
-// loginRate limits successful logins per client address with a token
-// bucket: a burst, then a steady rate. It is checked before a login is
-// admitted to hashing and charged when the login succeeds.
-type loginRate struct {
-	mu      sync.Mutex
-	per     time.Duration // one token per
-	burst   float64
-	max     int
-	buckets map[string]bucket
-}
-
-type bucket struct {
-	tokens float64
-	at     time.Time
-}
-
-func newLoginRate(perMinute, burst, max int) *loginRate {
-	per := time.Duration(0)
-	if perMinute > 0 {
-		per = time.Minute / time.Duration(perMinute)
-	}
-	return &loginRate{per: per, burst: float64(burst), max: max, buckets: make(map[string]bucket)}
-}
-
-// fill returns the bucket as it stands at now.
-func (l *loginRate) fillLocked(key string, now time.Time) bucket {
-	b, ok := l.buckets[key]
-	if !ok {
-		return bucket{tokens: l.burst, at: now}
-	}
-	if l.per > 0 && now.After(b.at) {
-		b.tokens = min(l.burst, b.tokens+float64(now.Sub(b.at))/float64(l.per))
-	}
-	b.at = now
-	return b
-}
-
-// wait returns how long the client must wait for its next successful
-// login: zero when it has one left.
-func (l *loginRate) wait(ip string, now time.Time) time.Duration {
-	if ip == "" || l.per <= 0 {
-		return 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.fillLocked("client:"+clientBucket(ip), now)
-	if b.tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - b.tokens) * float64(l.per))
-}
-
-// spend charges one successful login to the client.
-func (l *loginRate) spend(ip string, now time.Time) {
-	if ip == "" || l.per <= 0 {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	key := "client:" + clientBucket(ip)
-	b := l.fillLocked(key, now)
-	b.tokens--
-	if _, ok := l.buckets[key]; !ok && len(l.buckets) >= l.max && !l.evictFullLocked(now) {
-		// No room: the client goes unrecorded and keeps its burst. The
-		// failure counters, not this rate, are what stop guessing.
-		return
-	}
-	l.buckets[key] = b
-}
-
-// evictFullLocked removes one sampled bucket that has refilled (the same as
-// no entry at all) and reports whether it found one.
-func (l *loginRate) evictFullLocked(now time.Time) bool {
-	n := 0
-	for k := range l.buckets {
-		if l.fillLocked(k, now).tokens >= l.burst {
-			delete(l.buckets, k)
-			return true
-		}
-		if n++; n == 8 {
-			break
-		}
-	}
-	return false
-}
-
-func (l *loginRate) sweep(now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for k := range l.buckets {
-		if l.fillLocked(k, now).tokens >= l.burst {
-			delete(l.buckets, k)
-		}
-	}
+	t.logins.Sweep(t.now())
 }

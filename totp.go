@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/localauth/localauth/throttle"
 )
 
 // TOTP and recovery codes for the signed-in user. Enrolling, confirming,
@@ -182,7 +184,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, token Token, code string) ([]
 	if err != nil {
 		return nil, err
 	}
-	keys := []throttleKey{s.throttle.sessionKey(sess.TokenHash), s.throttle.clientKey(ip)}
+	keys := []throttle.Key{s.throttle.sessionKey(sess.TokenHash), s.throttle.clientKey(ip)}
 	if err := s.throttle.admit(ctx, keys...); err != nil {
 		s.audit(ctx, slog.LevelWarn, EventThrottled, user.Username, "totp_confirm_refused")
 		return nil, err

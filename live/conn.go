@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/localauth/localauth/throttle"
 )
 
 // Close codes the server uses.
@@ -140,7 +142,7 @@ const (
 
 // admit counts a new connection of ip, or says why it is refused.
 func (a *App) admit(ip string) string {
-	ip = clientGroup(ip)
+	ip = throttle.ClientBucket(ip) // IPv6 by its /64: one network cannot fill MaxConns
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	switch {
@@ -178,7 +180,7 @@ func (a *App) foreignScheme(r *http.Request) bool {
 }
 
 func (a *App) release(ip string) {
-	ip = clientGroup(ip)
+	ip = throttle.ClientBucket(ip) // IPv6 by its /64: one network cannot fill MaxConns
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.conns--

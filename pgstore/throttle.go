@@ -7,24 +7,24 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/throttle"
 )
 
-// Throttle returns the localauth.ThrottleStore that keeps account and
+// Throttle returns the throttle.Store that keeps account and
 // device counters in the database, so that every instance counts together
 // and a restart forgets nothing. A Service over the Store uses it by
 // default (localauth.ThrottleStoreProvider).
-func (s *Store) Throttle() localauth.ThrottleStore { return throttleStore{s} }
+func (s *Store) Throttle() throttle.Store { return throttleStore{s} }
 
 type throttleStore struct{ s *Store }
 
-// Admit implements localauth.ThrottleStore: the key's row is locked (FOR
+// Admit implements throttle.Store: the key's row is locked (FOR
 // UPDATE, created first if missing) while the rule decides, so concurrent
 // attempts on one key are decided one after the other.
-func (t throttleStore) Admit(ctx context.Context, key string, now time.Time, rule localauth.ThrottleRule) (time.Duration, error) {
+func (t throttleStore) Admit(ctx context.Context, key string, now time.Time, rule throttle.Rule) (time.Duration, error) {
 	var wait time.Duration
 	err := t.s.inTx(ctx, func(tx pgx.Tx) error {
-		var c localauth.ThrottleCount
+		var c throttle.State
 		err := tx.QueryRow(ctx, `SELECT count, last FROM throttle WHERE key = $1 FOR UPDATE`, key).Scan(&c.Count, &c.Last)
 		if errors.Is(err, pgx.ErrNoRows) {
 			tag, ierr := tx.Exec(ctx, `INSERT INTO throttle (key, count, last) VALUES ($1, 1, $2) ON CONFLICT (key) DO NOTHING`, key, now)
@@ -49,7 +49,7 @@ func (t throttleStore) Admit(ctx context.Context, key string, now time.Time, rul
 	return wait, err
 }
 
-// GiveBack implements localauth.ThrottleStore.
+// GiveBack implements throttle.Store.
 func (t throttleStore) GiveBack(ctx context.Context, key string) error {
 	ctx, cancel := t.s.ctx(ctx)
 	defer cancel()
@@ -59,7 +59,7 @@ func (t throttleStore) GiveBack(ctx context.Context, key string) error {
 	return err
 }
 
-// Reset implements localauth.ThrottleStore.
+// Reset implements throttle.Store.
 func (t throttleStore) Reset(ctx context.Context, key string) error {
 	ctx, cancel := t.s.ctx(ctx)
 	defer cancel()
@@ -67,14 +67,14 @@ func (t throttleStore) Reset(ctx context.Context, key string) error {
 	return err
 }
 
-// Count implements localauth.ThrottleStore.
-func (t throttleStore) Count(ctx context.Context, key string) (localauth.ThrottleCount, error) {
+// Count implements throttle.Store.
+func (t throttleStore) Count(ctx context.Context, key string) (throttle.State, error) {
 	ctx, cancel := t.s.ctx(ctx)
 	defer cancel()
-	var c localauth.ThrottleCount
+	var c throttle.State
 	err := t.s.pool.QueryRow(ctx, `SELECT count, last FROM throttle WHERE key = $1`, key).Scan(&c.Count, &c.Last)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return localauth.ThrottleCount{}, nil
+		return throttle.State{}, nil
 	}
 	c.Last = utc(c.Last)
 	return c, err

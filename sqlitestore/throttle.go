@@ -6,25 +6,25 @@ import (
 	"errors"
 	"time"
 
-	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/throttle"
 )
 
-// Throttle returns the localauth.ThrottleStore that keeps account and
+// Throttle returns the throttle.Store that keeps account and
 // device counters in the database file, so that a restart, or another
 // process on the same file, forgets no lock. A Service over the Store uses
 // it by default (localauth.ThrottleStoreProvider).
-func (s *Store) Throttle() localauth.ThrottleStore { return throttleStore{s} }
+func (s *Store) Throttle() throttle.Store { return throttleStore{s} }
 
 type throttleStore struct{ s *Store }
 
-// Admit implements localauth.ThrottleStore in one write transaction:
+// Admit implements throttle.Store in one write transaction:
 // SQLite runs one writer at a time, so concurrent attempts on a key are
 // decided one after the other.
-func (t throttleStore) Admit(ctx context.Context, key string, now time.Time, rule localauth.ThrottleRule) (time.Duration, error) {
+func (t throttleStore) Admit(ctx context.Context, key string, now time.Time, rule throttle.Rule) (time.Duration, error) {
 	var wait time.Duration
 	err := t.s.inTx(ctx, func(tx *sql.Tx) error {
 		var (
-			c    localauth.ThrottleCount
+			c    throttle.State
 			last int64
 		)
 		err := tx.QueryRowContext(ctx, `SELECT count, last FROM throttle WHERE key = ?`, key).Scan(&c.Count, &last)
@@ -49,7 +49,7 @@ func (t throttleStore) Admit(ctx context.Context, key string, now time.Time, rul
 	return wait, err
 }
 
-// GiveBack implements localauth.ThrottleStore.
+// GiveBack implements throttle.Store.
 func (t throttleStore) GiveBack(ctx context.Context, key string) error {
 	return t.s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM throttle WHERE key = ? AND count <= 1`, key); err != nil {
@@ -60,21 +60,21 @@ func (t throttleStore) GiveBack(ctx context.Context, key string) error {
 	})
 }
 
-// Reset implements localauth.ThrottleStore.
+// Reset implements throttle.Store.
 func (t throttleStore) Reset(ctx context.Context, key string) error {
 	_, err := t.s.write.ExecContext(ctx, `DELETE FROM throttle WHERE key = ?`, key)
 	return err
 }
 
-// Count implements localauth.ThrottleStore.
-func (t throttleStore) Count(ctx context.Context, key string) (localauth.ThrottleCount, error) {
+// Count implements throttle.Store.
+func (t throttleStore) Count(ctx context.Context, key string) (throttle.State, error) {
 	var (
-		c    localauth.ThrottleCount
+		c    throttle.State
 		last int64
 	)
 	err := t.s.read.QueryRowContext(ctx, `SELECT count, last FROM throttle WHERE key = ?`, key).Scan(&c.Count, &last)
 	if errors.Is(err, sql.ErrNoRows) {
-		return localauth.ThrottleCount{}, nil
+		return throttle.State{}, nil
 	}
 	c.Last = fromMS(last)
 	return c, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/throttle"
 )
 
 // testThrottleStore checks a store's own counters (ThrottleStoreProvider):
@@ -22,7 +23,7 @@ func testThrottleStore(t *testing.T, h *harness) {
 	}
 	th := p.Throttle()
 	now := t0.Truncate(time.Millisecond)
-	rule := localauth.ThrottleRule{Free: 49, BaseDelay: time.Minute, MaxDelay: time.Hour, ForgetAfter: time.Hour}
+	rule := throttle.Rule{Free: 49, BaseDelay: time.Minute, MaxDelay: time.Hour, ForgetAfter: time.Hour}
 	var admitted atomic.Int64
 	var wg sync.WaitGroup
 	for range 200 {

@@ -16,8 +16,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/localauth/localauth"
 	"github.com/localauth/localauth/sqlitestore"
+	"github.com/localauth/localauth/throttle"
 )
 
 // The abuse rows: login admission under bursts and attacks, from many
@@ -249,7 +249,7 @@ func (b *bench) floodRow(ctx context.Context, srv *benchServer) error {
 	if err != nil {
 		return err
 	}
-	seed := localauth.ThrottleRule{Free: 1000, ForgetAfter: 24 * time.Hour}
+	seed := throttle.Rule{Free: 1000, ForgetAfter: 24 * time.Hour}
 	for range 30 {
 		if _, err := st.Throttle().Admit(ctx, "account:victim", time.Now(), seed); err != nil {
 			st.Close()

@@ -1,4 +1,4 @@
-package localauth
+package throttle
 
 import (
 	"context"
@@ -6,16 +6,16 @@ import (
 	"time"
 )
 
-// admission decides when a password hash may run. bcrypt keeps a core busy,
+// Admission decides when a password hash may run. bcrypt keeps a core busy,
 // so at most slots hashes run at once; the rest wait in a queue, one FIFO per
 // client address, served round-robin between addresses and preferring an
 // address with nothing in flight. One address sending many requests at once
 // therefore waits behind its own requests, not in front of everyone else's.
 //
 // A request waits at most budget (a person's patience). One whose expected
-// wait is longer is refused at once with a *BusyError whose RetryAfter is
-// when the queue should have room for it, rather than left to time out.
-type admission struct {
+// wait is longer is refused at once, with how long until the queue should
+// have room for it, rather than left to time out.
+type Admission struct {
 	mu      sync.Mutex
 	slots   int
 	budget  time.Duration
@@ -43,28 +43,32 @@ type waiter struct {
 // measured: about bcrypt's at DefaultBcryptCost on a current core.
 const initialHashEstimate = 250 * time.Millisecond
 
-func newAdmission(slots int, budget time.Duration) *admission {
-	return &admission{
+// NewAdmission returns an Admission of slots concurrent hashes, where a
+// request waits at most budget.
+func NewAdmission(slots int, budget time.Duration) *Admission {
+	return &Admission{
 		slots: slots, budget: budget, perHash: initialHashEstimate,
 		inFlight: make(map[string]int), queues: make(map[string][]*waiter),
 	}
 }
 
-// acquire waits for a hashing slot for client. release must be called once
-// the hash is done.
-//
-// Errors: a *BusyError when the expected wait exceeds the budget (at once)
-// or the wait did (after budget); ctx.Err() when ctx ended first.
-func (a *admission) acquire(ctx context.Context, client string) (release func(), err error) {
+// Acquire waits for a hashing slot for client (a client address, grouped as
+// the caller likes). It returns one of:
+//   - release, to be called once the hash is done, when a slot was given;
+//   - retryAfter > 0 when the server is too busy: the expected wait exceeds
+//     the budget (at once) or the wait did (after budget), and retryAfter
+//     is when to try again;
+//   - ctx.Err() when ctx ended first.
+func (a *Admission) Acquire(ctx context.Context, client string) (release func(), retryAfter time.Duration, err error) {
 	a.mu.Lock()
 	if a.running < a.slots && a.waiting == 0 {
 		a.startLocked(client)
 		a.mu.Unlock()
-		return a.releaser(client), nil
+		return a.releaser(client), 0, nil
 	}
 	if wait := a.expectedWaitLocked(client); wait > a.budget {
 		a.mu.Unlock()
-		return nil, &BusyError{RetryAfter: wait - a.budget}
+		return nil, wait - a.budget, nil
 	}
 	w := &waiter{client: client, ready: make(chan struct{})}
 	if len(a.queues[client]) == 0 {
@@ -79,7 +83,7 @@ func (a *admission) acquire(ctx context.Context, client string) (release func(),
 	timedOut := false
 	select {
 	case <-w.ready:
-		return a.releaser(client), nil
+		return a.releaser(client), 0, nil
 	case <-timer.C:
 		timedOut = true
 	case <-ctx.Done():
@@ -88,20 +92,20 @@ func (a *admission) acquire(ctx context.Context, client string) (release func(),
 	defer a.mu.Unlock()
 	if w.admitted {
 		// Admitted in the same instant: take the slot after all.
-		return a.releaser(client), nil
+		return a.releaser(client), 0, nil
 	}
 	a.removeLocked(w)
 	if timedOut {
-		return nil, &BusyError{RetryAfter: a.perHash}
+		return nil, max(a.perHash, time.Millisecond), nil
 	}
-	return nil, ctx.Err()
+	return nil, 0, ctx.Err()
 }
 
 // expectedWaitLocked estimates how long a new request from client would
 // wait: the requests served before it under round-robin (from each other
 // client, up to one more than this client has queued; then this client's
 // own), shared among the slots, at the measured time per hash.
-func (a *admission) expectedWaitLocked(client string) time.Duration {
+func (a *Admission) expectedWaitLocked(client string) time.Duration {
 	own := len(a.queues[client]) + a.inFlight[client]
 	ahead := len(a.queues[client])
 	for c, q := range a.queues {
@@ -112,13 +116,13 @@ func (a *admission) expectedWaitLocked(client string) time.Duration {
 	return time.Duration(float64(ahead+1) / float64(a.slots) * float64(a.perHash))
 }
 
-func (a *admission) startLocked(client string) {
+func (a *Admission) startLocked(client string) {
 	a.running++
 	a.inFlight[client]++
 }
 
 // releaser returns the release function of a slot taken now.
-func (a *admission) releaser(client string) func() {
+func (a *Admission) releaser(client string) func() {
 	start := time.Now()
 	var once sync.Once
 	return func() {
@@ -137,7 +141,7 @@ func (a *admission) releaser(client string) func() {
 
 // dispatchLocked hands free slots to waiters, round-robin, preferring
 // clients with no hash in flight.
-func (a *admission) dispatchLocked() {
+func (a *Admission) dispatchLocked() {
 	for a.running < a.slots && a.waiting > 0 {
 		i := a.pickLocked()
 		client := a.ring[i]
@@ -162,7 +166,7 @@ func (a *admission) dispatchLocked() {
 }
 
 // pickLocked returns the ring index of the next client to serve.
-func (a *admission) pickLocked() int {
+func (a *Admission) pickLocked() int {
 	n := len(a.ring)
 	for k := range n {
 		i := (a.next + k) % n
@@ -174,7 +178,7 @@ func (a *admission) pickLocked() int {
 }
 
 // removeLocked takes a waiter that gave up out of the queue.
-func (a *admission) removeLocked(w *waiter) {
+func (a *Admission) removeLocked(w *waiter) {
 	q := a.queues[w.client]
 	for i, x := range q {
 		if x != w {
@@ -203,7 +207,7 @@ func (a *admission) removeLocked(w *waiter) {
 }
 
 // queued reports how many requests wait, for tests.
-func (a *admission) queued() int {
+func (a *Admission) Queued() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.waiting

@@ -1,4 +1,4 @@
-package localauth
+package throttle
 
 import (
 	"context"
@@ -8,11 +8,11 @@ import (
 	"time"
 )
 
-var testRule = ThrottleRule{Free: 9, BaseDelay: time.Second, MaxDelay: time.Hour, ForgetAfter: 24 * time.Hour}
+var testRule = Rule{Free: 9, BaseDelay: time.Second, MaxDelay: time.Hour, ForgetAfter: 24 * time.Hour}
 
 // C15: n concurrent attempts on a key free for k admit exactly k.
-func TestMemThrottleAtomic(t *testing.T) {
-	m := newMemThrottle(1000)
+func TestMemoryAtomic(t *testing.T) {
+	m := NewMemory(1000)
 	now := time.Now()
 	var admitted sync.WaitGroup
 	var mu sync.Mutex
@@ -35,8 +35,8 @@ func TestMemThrottleAtomic(t *testing.T) {
 // RL5: counters stay bounded in memory, and a flood of new keys evicts no
 // counter that holds more attempts than a new one: a locked key stays
 // locked.
-func TestMemThrottleFloodKeepsLocks(t *testing.T) {
-	m := newMemThrottle(100)
+func TestMemoryFloodKeepsLocks(t *testing.T) {
+	m := NewMemory(100)
 	now := time.Now()
 	for range 20 {
 		m.Admit(context.Background(), "client:victim", now, testRule)
@@ -48,21 +48,21 @@ func TestMemThrottleFloodKeepsLocks(t *testing.T) {
 	for i := range 200_000 {
 		m.Admit(context.Background(), fmt.Sprint("client:flood", i), now.Add(time.Duration(i)), testRule)
 	}
-	if n := m.len(); n > 100 {
+	if n := m.Len(); n > 100 {
 		t.Fatalf("%d entries, want at most 100", n)
 	}
 	if wait, _ := m.Admit(context.Background(), "client:victim", now, testRule); wait == 0 {
 		t.Fatal("200,000 new keys unlocked the victim")
 	}
-	m.sweep(now.Add(time.Hour))
-	if n := m.len(); n != 0 {
+	m.Sweep(now.Add(time.Hour))
+	if n := m.Len(); n != 0 {
 		t.Fatalf("%d entries after sweeping everything old, want 0", n)
 	}
 }
 
 // Keys that hold one attempt give way to new ones; keys with more do not.
-func TestMemThrottleEvictsOnlyLighterKeys(t *testing.T) {
-	m := newMemThrottle(2)
+func TestMemoryEvictsOnlyLighterKeys(t *testing.T) {
+	m := NewMemory(2)
 	now := time.Now()
 	ctx := context.Background()
 	m.Admit(ctx, "a", now, testRule)
@@ -85,26 +85,29 @@ func TestMemThrottleEvictsOnlyLighterKeys(t *testing.T) {
 	}
 }
 
+// A client gets its burst, then one login per period; others are not
+// charged for it.
 func TestLoginRateBurstThenSteady(t *testing.T) {
-	l := newLoginRate(6, 3, 100) // one every 10s after a burst of 3
+	l := NewLoginRate(6, 3, 100) // one every 10s after a burst of 3
 	now := time.Now()
 	for i := range 3 {
-		if w := l.wait("192.0.2.1", now); w != 0 {
+		if w := l.Wait("192.0.2.1", now); w != 0 {
 			t.Fatalf("login %d of the burst waits %v", i+1, w)
 		}
-		l.spend("192.0.2.1", now)
+		l.Spend("192.0.2.1", now)
 	}
-	if w := l.wait("192.0.2.1", now); w != 10*time.Second {
+	if w := l.Wait("192.0.2.1", now); w != 10*time.Second {
 		t.Fatalf("after the burst: wait %v, want 10s", w)
 	}
-	if w := l.wait("192.0.2.2", now); w != 0 {
+	if w := l.Wait("192.0.2.2", now); w != 0 {
 		t.Fatalf("another client waits %v", w)
 	}
-	if w := l.wait("192.0.2.1", now.Add(10*time.Second)); w != 0 {
+	if w := l.Wait("192.0.2.1", now.Add(10*time.Second)); w != 0 {
 		t.Fatalf("after 10s: wait %v", w)
 	}
 }
 
+// IPv6 addresses are counted by their /64, IPv4 ones alone.
 func TestClientBucket(t *testing.T) {
 	for in, want := range map[string]string{
 		"192.0.2.1":          "192.0.2.1",
@@ -113,8 +116,41 @@ func TestClientBucket(t *testing.T) {
 		"2001:db8:1:2:ff::9": "2001:db8:1:2::/64",
 		"not an ip":          "not an ip",
 	} {
-		if got := clientBucket(in); got != want {
-			t.Errorf("clientBucket(%q) = %q, want %q", in, got, want)
+		if got := ClientBucket(in); got != want {
+			t.Errorf("ClientBucket(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Admit counts under every key or under none: when the second key must
+// wait, the first key's attempt is given back.
+func TestAdmitAllOrNone(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	m := NewMemory(100)
+	free := Key{Name: "free", Store: m, Rule: testRule}
+	locked := Key{Name: "locked", Store: m, Rule: Rule{Free: 0, BaseDelay: time.Minute, MaxDelay: time.Hour, ForgetAfter: time.Hour}}
+	if wait, err := Admit(ctx, now, locked); wait != 0 || err != nil {
+		t.Fatalf("first attempt on a key with no allowance: wait %v, err %v; want admitted", wait, err)
+	}
+	wait, err := Admit(ctx, now, free, Key{}, locked)
+	if err != nil || wait != time.Minute {
+		t.Fatalf("Admit with a waiting key: wait %v, err %v; want 1m", wait, err)
+	}
+	if c, _ := m.Count(ctx, "free"); c.Count != 0 {
+		t.Fatalf("the free key kept %d attempts after the refusal, want 0", c.Count)
+	}
+	if wait, _ := Admit(ctx, now, free, Key{}); wait != 0 {
+		t.Fatalf("the free key alone waits %v", wait)
+	}
+	GiveBack(ctx, free, Key{})
+	if c, _ := m.Count(ctx, "free"); c.Count != 0 {
+		t.Fatalf("after GiveBack: %d attempts, want 0", c.Count)
+	}
+	if err := Reset(ctx, locked); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := m.Count(ctx, "locked"); c.Count != 0 {
+		t.Fatalf("after Reset: %d attempts, want 0", c.Count)
 	}
 }
