@@ -116,15 +116,8 @@ func (s *Service) addActivity(ctx context.Context, userID int64, typ, sessionID,
 	if as == nil || userID == 0 {
 		return
 	}
-	now := s.now().UTC().Truncate(time.Millisecond)
-	e := ActivityEvent{
-		UserID: userID, Type: typ, At: now, FirstAt: now, Count: count,
-		IP: truncate(ClientIP(ctx), 64), Device: DeviceLabel(userAgentFrom(ctx)),
-		SessionID: sessionID, Detail: truncate(detail, 200),
-	}
-	if userAgentFrom(ctx) == "" {
-		e.Device = ""
-	}
+	e := s.activityEvent(ctx, userID, typ, sessionID, detail)
+	e.Count = count
 	var err error
 	if foldSince != "" {
 		err = as.FoldActivity(ctx, e, foldSince)
@@ -134,6 +127,20 @@ func (s *Service) addActivity(ctx context.Context, userID int64, typ, sessionID,
 	if err != nil && !errors.Is(err, ErrUserNotFound) {
 		s.log.Warn("localauth: recording security activity failed", "type", typ, "user_id", userID, "err", err)
 	}
+}
+
+// activityEvent is one event of type typ for the user, now, with the
+// client's address and device label from ctx.
+func (s *Service) activityEvent(ctx context.Context, userID int64, typ, sessionID, detail string) ActivityEvent {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	e := ActivityEvent{
+		UserID: userID, Type: typ, At: now, FirstAt: now, Count: 1,
+		IP: truncate(ClientIP(ctx), 64), SessionID: sessionID, Detail: truncate(detail, 200),
+	}
+	if ua := userAgentFrom(ctx); ua != "" {
+		e.Device = DeviceLabel(ua)
+	}
+	return e
 }
 
 // Activity returns the security activity of the token's user, newest first:
@@ -282,17 +289,6 @@ func (s *Service) pruneActivity(ctx context.Context) error {
 	}
 	_, err := as.DeleteActivityBefore(ctx, s.now().Add(-s.activityRetention))
 	return err
-}
-
-// recordLogin records a sign-in, and the trust of its device when the
-// browser had not signed in to the account before: what the owner looks for
-// when a stranger got in.
-func (s *Service) recordLogin(ctx context.Context, userID int64, res LoginResult, trusted bool, method string) {
-	s.recordActivity(ctx, userID, ActivityLogin, res.Session.PublicID, loginDetails[method])
-	if !trusted && res.DeviceToken != "" {
-		s.recordActivity(ctx, userID, ActivityDeviceTrusted, res.Session.PublicID, "")
-		s.alertNewDevice(ctx, userID, res.Session.PublicID)
-	}
 }
 
 // loginDetails words each way of signing in for the activity list.

@@ -264,24 +264,28 @@ func (s *Service) Login(ctx context.Context, username, password string, opts ...
 	held = false
 	release()
 	// The attempt is given back; a trusted device, having proved itself,
-	// starts over.
+	// starts over. A login that goes on to its session settles the
+	// account's count in the session's transaction.
+	settle := signIn{user: user, credVersion: cred.Version, opt: opt, trusted: trusted, method: "password",
+		giveBack: []throttle.Key{acct, client}, attrs: []slog.Attr{slog.Bool("trusted_device", trusted)}}
 	if trusted {
-		s.throttle.giveBack(ctx, client)
-		if err := s.throttle.reset(ctx, acct); err != nil {
-			s.log.Warn("localauth: resetting a device's count failed", "err", err)
-		}
-	} else {
-		s.throttle.giveBack(ctx, acct, client)
+		settle.giveBack, settle.reset = []throttle.Key{client}, []throttle.Key{acct}
 	}
 	if !user.Enabled {
+		s.throttle.giveBack(ctx, settle.giveBack...)
+		s.resetAll(ctx, settle.reset)
 		s.audit(ctx, slog.LevelWarn, EventLoginFailed, who, "account_disabled", slog.Int64("user_id", user.ID))
 		return LoginResult{}, ErrAccountDisabled
 	}
 	methods, err := s.secondFactors(ctx, user.ID)
 	if err != nil {
+		s.throttle.giveBack(ctx, settle.giveBack...)
+		s.resetAll(ctx, settle.reset)
 		return LoginResult{}, s.unavailable(ctx, "login", err)
 	}
 	if len(methods) > 0 {
+		s.throttle.giveBack(ctx, settle.giveBack...)
+		s.resetAll(ctx, settle.reset)
 		// The password was right; the session waits for the second
 		// factor, with the credential version checked here.
 		tok, err := s.beginSecondStep(ctx, user, cred.Version, opt, trusted)
@@ -292,27 +296,13 @@ func (s *Service) Login(ctx context.Context, username, password string, opts ...
 		return LoginResult{}, &SecondFactorRequiredError{Token: tok, Methods: methods}
 	}
 	s.throttle.loginDone(ip)
-	res, err := s.startSession(ctx, user, cred.Version, opt)
+	res, err := s.signIn(ctx, settle)
 	if errors.Is(err, ErrCredentialChanged) {
 		// The password changed while this login compared it: the password
 		// it verified no longer opens the account.
-		s.audit(ctx, slog.LevelWarn, EventLoginFailed, who, "credentials_changed", slog.Int64("user_id", user.ID))
 		return LoginResult{}, ErrInvalidCredentials
 	}
-	if err != nil {
-		return LoginResult{}, s.unavailable(ctx, "login", err)
-	}
-	res.DeviceToken, err = s.rememberDevice(ctx, user.ID, device)
-	if err != nil {
-		// The login stands; the browser is just not remembered this time.
-		s.log.Warn("localauth: remembering a device failed", "user_id", user.ID, "err", err)
-	}
-	s.audit(ctx, slog.LevelInfo, EventLogin, who, "success",
-		slog.Int64("user_id", user.ID), slog.String("session", res.Session.PublicID), slog.String("session_hash", res.Session.TokenHash.String()),
-		slog.Bool("trusted_device", trusted))
-	s.recordLogin(ctx, user.ID, res, trusted, "password")
-	s.capSessions(ctx, user)
-	return res, nil
+	return res, err
 }
 
 // rehash replaces a hash made with weaker settings. A failure is logged and
@@ -325,43 +315,6 @@ func (s *Service) rehash(ctx context.Context, userID int64, old []byte, password
 	if err != nil {
 		s.log.Warn("localauth: upgrading a password hash failed", "user_id", userID, "err", err)
 	}
-}
-
-// startSession creates a session for u, provided u's credentials are still
-// at version credVersion, the version the caller verified. The login is a
-// password confirmation: the session starts with a recent login.
-func (s *Service) startSession(ctx context.Context, u User, credVersion int64, opt LoginOptions) (LoginResult, error) {
-	tok, err := newToken(s.rand)
-	if err != nil {
-		return LoginResult{}, err
-	}
-	id, err := newPublicID(s.rand)
-	if err != nil {
-		return LoginResult{}, err
-	}
-	now := s.now().UTC().Truncate(time.Millisecond)
-	life := s.lifetime
-	if opt.Remember {
-		life = s.remember
-	}
-	sess := Session{
-		UserID:     u.ID,
-		PublicID:   id,
-		TokenHash:  HashToken(tok),
-		CreatedAt:  now,
-		ExpiresAt:  now.Add(life),
-		LastSeenAt: now,
-		IP:         truncate(ClientIP(ctx), 64),
-		UserAgent:  userAgentFrom(ctx),
-		Remember:   opt.Remember,
-		ReauthAt:   now,
-
-		CredentialVersion: credVersion,
-	}
-	if err := s.store.CreateSession(ctx, &sess); err != nil {
-		return LoginResult{}, err
-	}
-	return LoginResult{User: u, Session: sess, Token: tok}, nil
 }
 
 // capSessions ends the user's oldest sessions beyond

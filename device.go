@@ -127,20 +127,33 @@ func (s *Service) trustedDevice(ctx context.Context, user User, found bool) (Tok
 // server did not issue to this user is never adopted: whoever planted it
 // in the browser would know a trusted token.
 func (s *Service) rememberDevice(ctx context.Context, userID int64, presented Token) (Token, error) {
-	ds, ok := s.deviceStore()
-	if !ok || ctx.Value(noDeviceKey{}) != nil {
-		return "", nil
+	tok, d, replaces, err := s.newDevice(ctx, userID, presented)
+	if err != nil || d == nil {
+		return "", err
+	}
+	if err := s.store.(DeviceStore).TrustDevice(ctx, d, replaces); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// newDevice makes the device record and token rememberDevice stores, and
+// the token hash of the record it replaces: no record (nil) when the store
+// keeps no devices or the transport cannot hand a token over.
+func (s *Service) newDevice(ctx context.Context, userID int64, presented Token) (Token, *Device, *TokenHash, error) {
+	if _, ok := s.deviceStore(); !ok || ctx.Value(noDeviceKey{}) != nil {
+		return "", nil, nil, nil
 	}
 	tok, err := newToken(s.rand)
 	if err != nil {
-		return "", err
+		return "", nil, nil, err
 	}
 	id, err := newPublicID(s.rand)
 	if err != nil {
-		return "", err
+		return "", nil, nil, err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
-	d := Device{
+	d := &Device{
 		UserID: userID, PublicID: id, TokenHash: HashToken(tok), UserAgent: userAgentFrom(ctx),
 		CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.deviceLife),
 	}
@@ -149,10 +162,7 @@ func (s *Service) rememberDevice(ctx context.Context, userID int64, presented To
 		h := HashToken(presented)
 		replaces = &h
 	}
-	if err := ds.TrustDevice(ctx, &d, replaces); err != nil {
-		return "", err
-	}
-	return tok, nil
+	return tok, d, replaces, nil
 }
 
 // endDeviceTrust ends the trust of every device of the user but the

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/localauth/localauth/throttle"
 )
 
 // Passkeys: adding, listing and removing them (with a recent login, as for
@@ -224,33 +226,23 @@ func (s *Service) PasskeyLogin(ctx context.Context, response []byte, opt LoginOp
 		}
 		return LoginResult{}, err
 	}
-	s.throttle.giveBack(ctx, client)
 	if !user.Enabled {
+		s.throttle.giveBack(ctx, client)
 		s.audit(ctx, slog.LevelWarn, EventLoginFailed, user.Username, "account_disabled", slog.Int64("user_id", user.ID))
 		return LoginResult{}, ErrAccountDisabled
 	}
 	s.throttle.loginDone(ip)
-	res, err := s.startSession(ctx, user.User, user.credVersion, opt)
-	if errors.Is(err, ErrCredentialChanged) {
-		s.audit(ctx, slog.LevelWarn, EventLoginFailed, user.Username, "credentials_changed", slog.Int64("user_id", user.ID))
-		return LoginResult{}, ErrInvalidCode
-	}
-	if err != nil {
-		return LoginResult{}, s.unavailable(ctx, "passkey login", err)
-	}
 	_, trusted, err := s.trustedDevice(ctx, user.User, true)
 	if err != nil {
 		s.log.Warn("localauth: reading a device's trust failed", "user_id", user.ID, "err", err)
 	}
-	if res.DeviceToken, err = s.rememberDevice(ctx, user.ID, DeviceTokenFrom(ctx)); err != nil {
-		s.log.Warn("localauth: remembering a device failed", "user_id", user.ID, "err", err)
+	res, err := s.signIn(ctx, signIn{user: user.User, credVersion: user.credVersion, opt: opt,
+		trusted: trusted, method: MethodPasskey, giveBack: []throttle.Key{client},
+		attrs: []slog.Attr{slog.String("method", MethodPasskey)}})
+	if errors.Is(err, ErrCredentialChanged) {
+		return LoginResult{}, ErrInvalidCode
 	}
-	s.audit(ctx, slog.LevelInfo, EventLogin, user.Username, "success",
-		slog.Int64("user_id", user.ID), slog.String("session", res.Session.PublicID), slog.String("session_hash", res.Session.TokenHash.String()),
-		slog.String("method", MethodPasskey))
-	s.recordLogin(ctx, user.ID, res, trusted, MethodPasskey)
-	s.capSessions(ctx, user.User)
-	return res, nil
+	return res, err
 }
 
 // verifiedUser is the user a passkey answer proved, with the credential

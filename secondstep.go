@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/localauth/localauth/throttle"
 )
 
 // The second step of a login. When an account has a second factor, Login
@@ -199,34 +201,21 @@ func (s *Service) CompleteLogin(ctx context.Context, token Token, answer SecondF
 		s.foldActivity(ctx, user.ID, ActivityLoginFailed, "wrong second factor")
 		return LoginResult{}, ErrInvalidCode
 	}
-	s.throttle.giveBack(ctx, client)
 	if !user.Enabled {
+		s.throttle.giveBack(ctx, client)
 		s.audit(ctx, slog.LevelWarn, EventLoginFailed, user.Username, "account_disabled", slog.Int64("user_id", user.ID))
 		return LoginResult{}, ErrAccountDisabled
 	}
 	s.throttle.loginDone(ip)
-	res, err := s.startSession(ctx, user, p.Version, LoginOptions{Remember: p.Remember})
-	if errors.Is(err, ErrCredentialChanged) {
-		s.audit(ctx, slog.LevelWarn, EventLoginFailed, user.Username, "credentials_changed", slog.Int64("user_id", user.ID))
-		return LoginResult{}, ErrInvalidCredentials
-	}
-	if err != nil {
-		return LoginResult{}, s.unavailable(ctx, "second step", err)
-	}
 	// The login is complete: the account's count of code guesses starts
 	// over.
-	if err := s.throttle.reset(ctx, acct); err != nil {
-		s.log.Warn("localauth: resetting an account's second-factor count failed", "err", err)
+	res, err := s.signIn(ctx, signIn{user: user, credVersion: p.Version, opt: LoginOptions{Remember: p.Remember},
+		trusted: p.Trusted, method: method, giveBack: []throttle.Key{client}, reset: []throttle.Key{acct},
+		attrs: []slog.Attr{slog.String("second_factor", method)}})
+	if errors.Is(err, ErrCredentialChanged) {
+		return LoginResult{}, ErrInvalidCredentials
 	}
-	if res.DeviceToken, err = s.rememberDevice(ctx, user.ID, DeviceTokenFrom(ctx)); err != nil {
-		s.log.Warn("localauth: remembering a device failed", "user_id", user.ID, "err", err)
-	}
-	s.audit(ctx, slog.LevelInfo, EventLogin, user.Username, "success",
-		slog.Int64("user_id", user.ID), slog.String("session", res.Session.PublicID), slog.String("session_hash", res.Session.TokenHash.String()),
-		slog.String("second_factor", method))
-	s.recordLogin(ctx, user.ID, res, p.Trusted, method)
-	s.capSessions(ctx, user)
-	return res, nil
+	return res, err
 }
 
 // checkSecondFactor reports whether answer proves the user's second

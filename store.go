@@ -113,6 +113,40 @@ type HandoffStore interface {
 	TakeHandoff(ctx context.Context, codeHash TokenHash, now time.Time) (Handoff, error)
 }
 
+// LoginCommitter is an optional ability of a Store: writing what a
+// successful sign-in leaves behind in one transaction. A sign-in starts a
+// session, usually trusts the browser it came from, records two activity
+// events and takes back the guess it was counted as; written one by one,
+// each waits for a durable commit of its own, and those commits are most
+// of what a login costs beyond the password hash. Service uses it when the
+// store has it.
+type LoginCommitter interface {
+	// CommitLogin writes c in one transaction: every part or none. Each
+	// part is written as the method it stands for writes it, with that
+	// method's errors (ErrCredentialChanged, ErrUserNotFound from the
+	// session), which refuse the whole commit.
+	CommitLogin(ctx context.Context, c *LoginCommit) error
+}
+
+// LoginCommit is what LoginCommitter.CommitLogin writes.
+type LoginCommit struct {
+	// Session is created as Store.CreateSession creates it (its ID set).
+	Session *Session
+	// Device, when not nil, is trusted as DeviceStore.TrustDevice trusts
+	// it, taking over the record whose token hash is Replaces (nil: a new
+	// record).
+	Device   *Device
+	Replaces *TokenHash
+	// Activity is appended as ActivityStore.AddActivity appends each
+	// event.
+	Activity []ActivityEvent
+	// GiveBack and Reset name counters of the store's own throttle store
+	// (ThrottleStoreProvider): one attempt is taken back under each
+	// GiveBack name, as throttle.Store.GiveBack does, and each Reset
+	// name's count is dropped.
+	GiveBack, Reset []string
+}
+
 // Pinger is an optional ability of a Store: a cheap round trip to the
 // database, for health checks (localauth serve's /healthz).
 type Pinger interface {

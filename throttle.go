@@ -97,6 +97,9 @@ type limiter struct {
 	accounts throttle.Store   // account, device, factor and session keys
 	clients  *throttle.Memory // client address keys
 	logins   *throttle.LoginRate
+	// ownStore is whether accounts is the Store's own (a
+	// ThrottleStoreProvider's), whose counters a LoginCommit can settle.
+	ownStore bool
 }
 
 func newLimiter(cfg ThrottleConfig, store Store, now func() time.Time) (*limiter, error) {
@@ -138,7 +141,7 @@ func newLimiter(cfg ThrottleConfig, store Store, now func() time.Time) (*limiter
 	t := &limiter{cfg: cfg, now: now, accounts: cfg.Store, clients: throttle.NewMemory(cfg.MaxEntries)}
 	if t.accounts == nil {
 		if p, ok := store.(ThrottleStoreProvider); ok {
-			t.accounts = p.Throttle()
+			t.accounts, t.ownStore = p.Throttle(), true
 		} else {
 			t.accounts = throttle.NewMemory(cfg.MaxEntries)
 		}
@@ -220,6 +223,16 @@ func (t *limiter) giveBack(ctx context.Context, keys ...throttle.Key) {
 	if !t.cfg.Disabled {
 		throttle.GiveBack(ctx, keys...)
 	}
+}
+
+// inStore returns the name of k when its counter is kept in the Store's
+// own throttle counters, which a LoginCommit settles in the same
+// transaction as the session.
+func (t *limiter) inStore(k throttle.Key) (string, bool) {
+	if m, ok := k.Store.(*throttle.Memory); t.cfg.Disabled || !t.ownStore || k.Name == "" || (ok && m == t.clients) {
+		return "", false
+	}
+	return k.Name, true
 }
 
 // loginWait returns how long the client must wait before its next

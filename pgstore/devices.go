@@ -12,26 +12,27 @@ import (
 
 // TrustDevice implements localauth.DeviceStore.
 func (s *Store) TrustDevice(ctx context.Context, d *localauth.Device, replaces *localauth.TokenHash) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if replaces != nil {
-			err := tx.QueryRow(ctx,
-				`UPDATE devices SET token_hash = $1, user_agent = $2, last_used_at = $3, expires_at = $4
-				 WHERE user_id = $5 AND token_hash = $6 RETURNING public_id, created_at`,
-				d.TokenHash[:], d.UserAgent, d.LastUsedAt, d.ExpiresAt, d.UserID, replaces[:]).Scan(&d.PublicID, &d.CreatedAt)
-			if err == nil {
-				d.CreatedAt = utc(d.CreatedAt)
-				return nil
-			}
-			if !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
+	return s.inTx(ctx, func(tx pgx.Tx) error { return trustDevice(ctx, tx, d, replaces) })
+}
+
+func trustDevice(ctx context.Context, tx pgx.Tx, d *localauth.Device, replaces *localauth.TokenHash) error {
+	if replaces != nil {
+		err := tx.QueryRow(ctx,
+			`UPDATE devices SET token_hash = $1, user_agent = $2, last_used_at = $3, expires_at = $4
+			 WHERE user_id = $5 AND token_hash = $6 RETURNING public_id, created_at`,
+			d.TokenHash[:], d.UserAgent, d.LastUsedAt, d.ExpiresAt, d.UserID, replaces[:]).Scan(&d.PublicID, &d.CreatedAt)
+		if err == nil {
+			d.CreatedAt = utc(d.CreatedAt)
+			return nil
 		}
-		_, err := tx.Exec(ctx,
-			`INSERT INTO devices (user_id, token_hash, public_id, user_agent, created_at, last_used_at, expires_at)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			d.UserID, d.TokenHash[:], d.PublicID, d.UserAgent, d.CreatedAt, d.LastUsedAt, d.ExpiresAt)
-		return err
-	})
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+	}
+	_, err := tx.Exec(ctx,
+		`INSERT INTO devices (user_id, token_hash, public_id, user_agent, created_at, last_used_at, expires_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		d.UserID, d.TokenHash[:], d.PublicID, d.UserAgent, d.CreatedAt, d.LastUsedAt, d.ExpiresAt)
 	if isForeignKey(err) {
 		return localauth.ErrUserNotFound
 	}

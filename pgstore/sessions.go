@@ -30,25 +30,27 @@ func scanSession(r pgx.Row, extra ...any) (localauth.Session, error) {
 // later waits for this transaction, so its DELETE of the user's sessions
 // sees the new one. Either way no session outlives the change.
 func (s *Store) CreateSession(ctx context.Context, sess *localauth.Session) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		var version int64
-		err := tx.QueryRow(ctx, `SELECT credential_version FROM users WHERE id = $1 FOR SHARE`, sess.UserID).Scan(&version)
-		if err != nil {
-			return notFound(err, localauth.ErrUserNotFound)
-		}
-		if version != sess.CredentialVersion {
-			return localauth.ErrCredentialChanged
-		}
-		err = tx.QueryRow(ctx,
-			`INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, public_id, ip, user_agent, remember, reauth_at)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-			sess.TokenHash[:], sess.UserID, sess.CreatedAt, sess.ExpiresAt, sess.LastSeenAt,
-			sess.PublicID, sess.IP, sess.UserAgent, sess.Remember, sess.ReauthAt).Scan(&sess.ID)
-		if isForeignKey(err) {
-			return localauth.ErrUserNotFound
-		}
-		return err
-	})
+	return s.inTx(ctx, func(tx pgx.Tx) error { return createSession(ctx, tx, sess) })
+}
+
+func createSession(ctx context.Context, tx pgx.Tx, sess *localauth.Session) error {
+	var version int64
+	err := tx.QueryRow(ctx, `SELECT credential_version FROM users WHERE id = $1 FOR SHARE`, sess.UserID).Scan(&version)
+	if err != nil {
+		return notFound(err, localauth.ErrUserNotFound)
+	}
+	if version != sess.CredentialVersion {
+		return localauth.ErrCredentialChanged
+	}
+	err = tx.QueryRow(ctx,
+		`INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, public_id, ip, user_agent, remember, reauth_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		sess.TokenHash[:], sess.UserID, sess.CreatedAt, sess.ExpiresAt, sess.LastSeenAt,
+		sess.PublicID, sess.IP, sess.UserAgent, sess.Remember, sess.ReauthAt).Scan(&sess.ID)
+	if isForeignKey(err) {
+		return localauth.ErrUserNotFound
+	}
+	return err
 }
 
 // SessionByTokenHash implements localauth.Store.

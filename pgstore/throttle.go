@@ -53,11 +53,12 @@ func (t throttleStore) Admit(ctx context.Context, key string, now time.Time, rul
 func (t throttleStore) GiveBack(ctx context.Context, key string) error {
 	ctx, cancel := t.s.ctx(ctx)
 	defer cancel()
-	_, err := t.s.pool.Exec(ctx,
-		`WITH gone AS (DELETE FROM throttle WHERE key = $1 AND count <= 1)
-		 UPDATE throttle SET count = count - 1 WHERE key = $1 AND count > 1`, key)
+	_, err := t.s.pool.Exec(ctx, giveBackSQL, key)
 	return err
 }
+
+const giveBackSQL = `WITH gone AS (DELETE FROM throttle WHERE key = $1 AND count <= 1)
+	UPDATE throttle SET count = count - 1 WHERE key = $1 AND count > 1`
 
 // Reset implements throttle.Store.
 func (t throttleStore) Reset(ctx context.Context, key string) error {

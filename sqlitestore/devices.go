@@ -11,27 +11,28 @@ import (
 
 // TrustDevice implements localauth.DeviceStore.
 func (s *Store) TrustDevice(ctx context.Context, d *localauth.Device, replaces *localauth.TokenHash) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if replaces != nil {
-			var created int64
-			err := tx.QueryRowContext(ctx,
-				`UPDATE devices SET token_hash = ?, user_agent = ?, last_used_at = ?, expires_at = ?
-				 WHERE user_id = ? AND token_hash = ? RETURNING public_id, created_at`,
-				d.TokenHash[:], d.UserAgent, ms(d.LastUsedAt), ms(d.ExpiresAt), d.UserID, replaces[:]).Scan(&d.PublicID, &created)
-			if err == nil {
-				d.CreatedAt = fromMS(created)
-				return nil
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
+	return s.inTx(ctx, func(tx *sql.Tx) error { return trustDevice(ctx, tx, d, replaces) })
+}
+
+func trustDevice(ctx context.Context, tx *sql.Tx, d *localauth.Device, replaces *localauth.TokenHash) error {
+	if replaces != nil {
+		var created int64
+		err := tx.QueryRowContext(ctx,
+			`UPDATE devices SET token_hash = ?, user_agent = ?, last_used_at = ?, expires_at = ?
+			 WHERE user_id = ? AND token_hash = ? RETURNING public_id, created_at`,
+			d.TokenHash[:], d.UserAgent, ms(d.LastUsedAt), ms(d.ExpiresAt), d.UserID, replaces[:]).Scan(&d.PublicID, &created)
+		if err == nil {
+			d.CreatedAt = fromMS(created)
+			return nil
 		}
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO devices (user_id, token_hash, public_id, user_agent, created_at, last_used_at, expires_at)
-			 VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			d.UserID, d.TokenHash[:], d.PublicID, d.UserAgent, ms(d.CreatedAt), ms(d.LastUsedAt), ms(d.ExpiresAt))
-		return err
-	})
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO devices (user_id, token_hash, public_id, user_agent, created_at, last_used_at, expires_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		d.UserID, d.TokenHash[:], d.PublicID, d.UserAgent, ms(d.CreatedAt), ms(d.LastUsedAt), ms(d.ExpiresAt))
 	if isForeignKey(err) {
 		return localauth.ErrUserNotFound
 	}

@@ -35,7 +35,13 @@ func scanSession(r scanner, extra ...any) (localauth.Session, error) {
 // insert are one statement on the single writer connection, so no password
 // change can commit between them.
 func (s *Store) CreateSession(ctx context.Context, sess *localauth.Session) error {
-	err := s.write.QueryRowContext(ctx,
+	return createSession(ctx, s.write, sess)
+}
+
+// createSession is CreateSession on q: the single writer connection, or a
+// transaction on it.
+func createSession(ctx context.Context, q queryRower, sess *localauth.Session) error {
+	err := q.QueryRowContext(ctx,
 		`INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, public_id, ip, user_agent, remember, reauth_at)
 		 SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ? FROM users WHERE id = ? AND credential_version = ? RETURNING id`,
 		sess.TokenHash[:], ms(sess.CreatedAt), ms(sess.ExpiresAt), ms(sess.LastSeenAt),
@@ -45,7 +51,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *localauth.Session) erro
 	if errors.Is(err, sql.ErrNoRows) {
 		// Nothing inserted: either no such user or a newer credential.
 		var one int
-		if err := s.write.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ?`, sess.UserID).Scan(&one); err != nil {
+		if err := q.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ?`, sess.UserID).Scan(&one); err != nil {
 			return notFound(err, localauth.ErrUserNotFound)
 		}
 		return localauth.ErrCredentialChanged

@@ -51,13 +51,15 @@ func (t throttleStore) Admit(ctx context.Context, key string, now time.Time, rul
 
 // GiveBack implements throttle.Store.
 func (t throttleStore) GiveBack(ctx context.Context, key string) error {
-	return t.s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM throttle WHERE key = ? AND count <= 1`, key); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE throttle SET count = count - 1 WHERE key = ?`, key)
+	return t.s.inTx(ctx, func(tx *sql.Tx) error { return giveBack(ctx, tx, key) })
+}
+
+func giveBack(ctx context.Context, tx *sql.Tx, key string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM throttle WHERE key = ? AND count <= 1`, key); err != nil {
 		return err
-	})
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE throttle SET count = count - 1 WHERE key = ?`, key)
+	return err
 }
 
 // Reset implements throttle.Store.

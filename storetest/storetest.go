@@ -73,6 +73,7 @@ func Run(t *testing.T, newStore func(t *testing.T) localauth.Store) {
 		{"ActivityPerUserNewestFirstPagedAndPruned", testActivity},
 		{"FoldedActivityCountsEveryOccurrenceOnce", testFoldActivity},
 		{"SignInAlertsOnUntilTurnedOff", testSignInAlerts},
+		{"CommitLoginWritesEveryPartOrNone", testCommitLogin},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, h) })
