@@ -5,6 +5,9 @@
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) localauth.Store { return openFreshStore(t) })
 //	}
+//
+// RunMigrations is the same for the store's schema migrations: a database
+// as an older binary left it migrates, and its users go on working.
 package storetest
 
 import (
