@@ -58,6 +58,30 @@ func (m *Main) password(fromStdin bool) (pw string, generated bool, err error) {
 	return rand.Text(), true, nil
 }
 
+// readPassword reads one line from standard input.
+func (m *Main) readPassword() (string, error) {
+	const limit = 64 << 10
+	b, err := io.ReadAll(io.LimitReader(m.Stdin, limit+1))
+	if err != nil {
+		return "", fmt.Errorf("reading the password from standard input: %w", err)
+	}
+	if len(b) > limit {
+		return "", errors.New("the password on standard input is too long")
+	}
+	s := string(b)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		if strings.TrimSpace(s[i+1:]) != "" {
+			return "", errors.New("standard input has more than one line; give the password alone")
+		}
+		s = s[:i]
+	}
+	s = strings.TrimSuffix(s, "\r")
+	if s == "" {
+		return "", errors.New("no password on standard input")
+	}
+	return s, nil
+}
+
 // userListCmd is "user list [--json]".
 type userListCmd struct{ m *Main }
 
