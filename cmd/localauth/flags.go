@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/localauth/localauth"
 )
 
 // flagSet returns a flag set that reports errors instead of printing, with
@@ -78,4 +82,60 @@ func parse(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]string, error
 		return nil, usagef("%s: wrong number of arguments; usage: localauth %s", fs.Name(), commands[fs.Name()].usage)
 	}
 	return pos, nil
+}
+
+// listFlags is the command line the list commands share (session list,
+// device list, activity): --json, and --user NAME, whose name may also
+// stand alone as the command's one argument.
+type listFlags struct {
+	m      *Main
+	fs     *flag.FlagSet
+	db     *string
+	asJSON *bool
+	user   *string
+}
+
+// listFlags returns the flag set of list command name; userHelp is what
+// its --user lists. The command adds flags of its own to fs before parse.
+func (m *Main) listFlags(name, userHelp string) *listFlags {
+	fs, db := m.flagSet(name)
+	return &listFlags{
+		m: m, fs: fs, db: db,
+		asJSON: fs.Bool("json", false, "print JSON"),
+		user:   fs.String("user", "", userHelp),
+	}
+}
+
+// parse parses args; a name given as the argument is --user's.
+func (l *listFlags) parse(args []string) error {
+	pos, err := parse(l.fs, args, 0, 1)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 1 {
+		if *l.user != "" && *l.user != pos[0] {
+			return usagef("%s: name the user once, with --user or as an argument", l.fs.Name())
+		}
+		*l.user = pos[0]
+	}
+	return nil
+}
+
+// open opens the database and finds the user --user names. Without
+// --user the user is the zero User (ID 0), and the command lists every
+// user's.
+func (l *listFlags) open(ctx context.Context) (*env, localauth.User, error) {
+	if *l.user == "" {
+		e, err := l.m.open(ctx, *l.db)
+		return e, localauth.User{}, err
+	}
+	return l.m.openUser(ctx, *l.db, *l.user)
+}
+
+// printJSON writes v to standard output as indented JSON, as every
+// command's --json does.
+func (m *Main) printJSON(v any) error {
+	enc := json.NewEncoder(m.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

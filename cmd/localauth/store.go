@@ -173,6 +173,20 @@ func (e *env) userByName(ctx context.Context, name string) (localauth.User, erro
 	return u, explain(err, name)
 }
 
+// usernames maps every user's id to its name, for the lists that show
+// whose each row is.
+func (e *env) usernames(ctx context.Context) (map[int64]string, error) {
+	users, err := e.svc.Users(ctx)
+	if err != nil {
+		return nil, explain(err, "")
+	}
+	names := make(map[int64]string, len(users))
+	for _, u := range users {
+		names[u.ID] = u.Username
+	}
+	return names, nil
+}
+
 // openUser opens the database for a command that names one user, and
 // finds the user.
 func (m *Main) openUser(ctx context.Context, db, name string) (*env, localauth.User, error) {
