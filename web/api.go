@@ -173,39 +173,35 @@ func (a *Auth) apiRegister(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Auth) apiLogin(w http.ResponseWriter, r *http.Request) {
-	var in credentials
-	if !a.decode(w, r, &in) {
-		return
+	if res, ok := a.passwordLogin(w, r); ok {
+		a.loggedIn(w, r, res)
 	}
-	res, err := a.svc.Login(a.Context(r), in.Username, in.Password, localauth.LoginOptions{Remember: in.Remember})
-	if secondStep(w, err) {
-		return
-	}
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	a.loggedIn(w, r, res)
 }
 
 func (a *Auth) apiToken(w http.ResponseWriter, r *http.Request) {
+	if res, ok := a.passwordLogin(w, r); ok {
+		a.tokenIssued(w, r, res)
+	}
+}
+
+// passwordLogin checks the credentials of a login or token request. It
+// reports false once it has answered itself: a body it refused, a refused
+// login, or a right password on an account with a second factor, which
+// goes on to login/mfa or token/mfa.
+func (a *Auth) passwordLogin(w http.ResponseWriter, r *http.Request) (localauth.LoginResult, bool) {
 	var in credentials
 	if !a.decode(w, r, &in) {
-		return
+		return localauth.LoginResult{}, false
 	}
 	res, err := a.svc.Login(a.Context(r), in.Username, in.Password, localauth.LoginOptions{Remember: in.Remember})
 	if secondStep(w, err) {
-		return
+		return localauth.LoginResult{}, false
 	}
 	if err != nil {
 		a.fail(w, r, err)
-		return
+		return localauth.LoginResult{}, false
 	}
-	a.SetDeviceCookie(w, r, res.DeviceToken)
-	writeJSON(w, http.StatusOK, map[string]any{
-		"token": string(res.Token), "token_type": "Bearer",
-		"expires_at": res.Session.ExpiresAt, "user": apiUser(res.User),
-	})
+	return res, true
 }
 
 func (a *Auth) apiLogout(w http.ResponseWriter, r *http.Request) {

@@ -96,11 +96,7 @@ func (a *Auth) apiLoginMFA(w http.ResponseWriter, r *http.Request) {
 
 func (a *Auth) apiTokenMFA(w http.ResponseWriter, r *http.Request) {
 	if res, ok := a.completeLogin(w, r); ok {
-		a.SetDeviceCookie(w, r, res.DeviceToken)
-		writeJSON(w, http.StatusOK, map[string]any{
-			"token": string(res.Token), "token_type": "Bearer",
-			"expires_at": res.Session.ExpiresAt, "user": apiUser(res.User),
-		})
+		a.tokenIssued(w, r, res)
 	}
 }
 
@@ -109,6 +105,18 @@ func (a *Auth) loggedIn(w http.ResponseWriter, r *http.Request, res localauth.Lo
 	a.SetSessionCookie(w, r, res.Token, res.Session)
 	a.SetDeviceCookie(w, r, res.DeviceToken)
 	writeJSON(w, http.StatusOK, map[string]any{"user": apiUser(res.User), "expires_at": res.Session.ExpiresAt})
+}
+
+// tokenIssued answers a login with the bearer token in the body, as token
+// does, and no session cookie. The device cookie is still set: a client
+// that keeps cookies then logs in next time as a known device, not as a
+// stranger.
+func (a *Auth) tokenIssued(w http.ResponseWriter, r *http.Request, res localauth.LoginResult) {
+	a.SetDeviceCookie(w, r, res.DeviceToken)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"token": string(res.Token), "token_type": "Bearer",
+		"expires_at": res.Session.ExpiresAt, "user": apiUser(res.User),
+	})
 }
 
 func (a *Auth) apiFactors(w http.ResponseWriter, r *http.Request) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -31,37 +30,24 @@ type activityRow struct {
 }
 
 func (c *activityCmd) Run(ctx context.Context, args []string) error {
-	fs, db := c.m.flagSet("activity")
-	asJSON := fs.Bool("json", false, "print JSON")
-	user := fs.String("user", "", "show only the activity of the user with this `name` (or give the name as an argument)")
-	limit := fs.Int("limit", 50, "show at most this many events, newest first (1 to 100)")
-	pos, err := parse(fs, args, 0, 1)
-	if err != nil {
+	l := c.m.listFlags("activity", "show only the activity of the user with this `name` (or give the name as an argument)")
+	limit := l.fs.Int("limit", 50, "show at most this many events, newest first (1 to 100)")
+	if err := l.parse(args); err != nil {
 		return err
-	}
-	if len(pos) == 1 {
-		if *user != "" && *user != pos[0] {
-			return usagef("activity: name the user once, with --user or as an argument")
-		}
-		*user = pos[0]
 	}
 	if *limit < 1 || *limit > localauth.MaxActivityPage {
 		return usagef("activity: --limit must be between 1 and %d", localauth.MaxActivityPage)
 	}
-	e, err := c.m.open(ctx, *db)
+	e, u, err := l.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	var users []localauth.User
-	if *user != "" {
-		u, err := e.userByName(ctx, *user)
-		if err != nil {
-			return explain(err, *user)
+	users := []localauth.User{u}
+	if u.ID == 0 {
+		if users, err = e.svc.Users(ctx); err != nil {
+			return explain(err, "")
 		}
-		users = []localauth.User{u}
-	} else if users, err = e.svc.Users(ctx); err != nil {
-		return explain(err, "")
 	}
 	rows := []activityRow{}
 	for _, u := range users {
@@ -79,10 +65,8 @@ func (c *activityCmd) Run(ctx context.Context, args []string) error {
 	}
 	slices.SortStableFunc(rows, func(a, b activityRow) int { return b.At.Compare(a.At) })
 	rows = rows[:min(len(rows), *limit)]
-	if *asJSON {
-		enc := json.NewEncoder(c.m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+	if *l.asJSON {
+		return c.m.printJSON(rows)
 	}
 	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "AT\tUSER\tEVENT\tCOUNT\tDEVICE\tIP\tSESSION\tDETAIL")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +57,30 @@ func (m *Main) password(fromStdin bool) (pw string, generated bool, err error) {
 	return rand.Text(), true, nil
 }
 
+// readPassword reads one line from standard input.
+func (m *Main) readPassword() (string, error) {
+	const limit = 64 << 10
+	b, err := io.ReadAll(io.LimitReader(m.Stdin, limit+1))
+	if err != nil {
+		return "", fmt.Errorf("reading the password from standard input: %w", err)
+	}
+	if len(b) > limit {
+		return "", errors.New("the password on standard input is too long")
+	}
+	s := string(b)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		if strings.TrimSpace(s[i+1:]) != "" {
+			return "", errors.New("standard input has more than one line; give the password alone")
+		}
+		s = s[:i]
+	}
+	s = strings.TrimSuffix(s, "\r")
+	if s == "" {
+		return "", errors.New("no password on standard input")
+	}
+	return s, nil
+}
+
 // userListCmd is "user list [--json]".
 type userListCmd struct{ m *Main }
 
@@ -78,9 +101,7 @@ func (c *userListCmd) Run(ctx context.Context, args []string) error {
 	}
 	rows := userRows(ctx, e.svc, users)
 	if *asJSON {
-		enc := json.NewEncoder(c.m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		return c.m.printJSON(rows)
 	}
 	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tUSERNAME\tDISPLAY NAME\tENABLED\tCREATED\tEMAIL")
@@ -216,52 +237,29 @@ type sessionRow struct {
 }
 
 func (c *sessionListCmd) Run(ctx context.Context, args []string) error {
-	fs, db := c.m.flagSet("session list")
-	asJSON := fs.Bool("json", false, "print JSON")
-	user := fs.String("user", "", "list only the sessions of the user with this `name` (or give the name as an argument)")
-	pos, err := parse(fs, args, 0, 1)
-	if err != nil {
+	l := c.m.listFlags("session list", "list only the sessions of the user with this `name` (or give the name as an argument)")
+	if err := l.parse(args); err != nil {
 		return err
 	}
-	if len(pos) == 1 {
-		if *user != "" && *user != pos[0] {
-			return usagef("session list: name the user once, with --user or as an argument")
-		}
-		*user = pos[0]
-	}
-	e, err := c.m.open(ctx, *db)
+	e, u, err := l.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	var userID int64
-	if *user != "" {
-		u, err := e.userByName(ctx, *user)
-		if err != nil {
-			return explain(err, *user)
-		}
-		userID = u.ID
-	}
-	sessions, err := e.svc.Sessions(ctx, userID)
+	sessions, err := e.svc.Sessions(ctx, u.ID)
 	if err != nil {
 		return explain(err, "")
 	}
-	users, err := e.svc.Users(ctx)
+	names, err := e.usernames(ctx)
 	if err != nil {
-		return explain(err, "")
-	}
-	names := make(map[int64]string, len(users))
-	for _, u := range users {
-		names[u.ID] = u.Username
+		return err
 	}
 	rows := make([]sessionRow, 0, len(sessions))
 	for _, s := range sessions {
 		rows = append(rows, sessionRow{Session: s, Username: names[s.UserID], Device: localauth.DeviceLabel(s.UserAgent)})
 	}
-	if *asJSON {
-		enc := json.NewEncoder(c.m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+	if *l.asJSON {
+		return c.m.printJSON(rows)
 	}
 	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tUSER\tDEVICE\tIP\tCREATED\tLAST SEEN\tEXPIRES")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"text/tabwriter"
@@ -26,43 +25,22 @@ type deviceRow struct {
 }
 
 func (c *deviceListCmd) Run(ctx context.Context, args []string) error {
-	fs, db := c.m.flagSet("device list")
-	asJSON := fs.Bool("json", false, "print JSON")
-	user := fs.String("user", "", "list only the devices of the user with this `name` (or give the name as an argument)")
-	pos, err := parse(fs, args, 0, 1)
-	if err != nil {
+	l := c.m.listFlags("device list", "list only the devices of the user with this `name` (or give the name as an argument)")
+	if err := l.parse(args); err != nil {
 		return err
 	}
-	if len(pos) == 1 {
-		if *user != "" && *user != pos[0] {
-			return usagef("device list: name the user once, with --user or as an argument")
-		}
-		*user = pos[0]
-	}
-	e, err := c.m.open(ctx, *db)
+	e, u, err := l.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	var userID int64
-	if *user != "" {
-		u, err := e.userByName(ctx, *user)
-		if err != nil {
-			return explain(err, *user)
-		}
-		userID = u.ID
-	}
-	devices, err := e.svc.Devices(ctx, userID)
+	devices, err := e.svc.Devices(ctx, u.ID)
 	if err != nil {
 		return explain(err, "")
 	}
-	users, err := e.svc.Users(ctx)
+	names, err := e.usernames(ctx)
 	if err != nil {
-		return explain(err, "")
-	}
-	names := make(map[int64]string, len(users))
-	for _, u := range users {
-		names[u.ID] = u.Username
+		return err
 	}
 	rows := make([]deviceRow, 0, len(devices))
 	for _, d := range devices {
@@ -71,10 +49,8 @@ func (c *deviceListCmd) Run(ctx context.Context, args []string) error {
 			CreatedAt: d.CreatedAt, LastUsedAt: d.LastUsedAt, ExpiresAt: d.ExpiresAt,
 		})
 	}
-	if *asJSON {
-		enc := json.NewEncoder(c.m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+	if *l.asJSON {
+		return c.m.printJSON(rows)
 	}
 	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tUSER\tDEVICE\tCREATED\tLAST USED\tEXPIRES")
