@@ -50,6 +50,12 @@ var (
 	// is no longer the password.
 	ErrCredentialChanged = errors.New("localauth: credentials changed during the login")
 
+	// ErrHandoffNotFound is returned by HandoffStore.TakeHandoff for a code
+	// hash that names no handoff, or an expired one. Service turns it into
+	// ErrInvalidSession (RedeemHandoff) or ErrInvalidCode (a second step,
+	// a passkey ceremony): it never returns it.
+	ErrHandoffNotFound = errors.New("localauth: no such handoff")
+
 	// ErrReauthRequired is returned by the actions that need a recent
 	// login (changing the password, ending other sessions, deleting the
 	// account) when the session's password was last confirmed longer ago

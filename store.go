@@ -88,8 +88,11 @@ type Store interface {
 	Sessions(ctx context.Context, userID int64) ([]Session, error)
 	// DeleteExpiredSessions deletes sessions that expired at or before now,
 	// and, when idleBefore is not zero, those last seen before it. It
-	// returns how many sessions it deleted. A store that is also a
-	// HandoffStore deletes expired handoffs here too.
+	// returns how many sessions it deleted. It logs no revocation: every
+	// instance refuses an expired session on its own. A store that is also
+	// a DeviceStore deletes the devices expired at now here too, and one
+	// that is a ThrottleStoreProvider the counters idle for a week;
+	// handoffs have their own HandoffStore.DeleteExpiredHandoffs.
 	DeleteExpiredSessions(ctx context.Context, now, idleBefore time.Time) (int, error)
 }
 
@@ -108,9 +111,13 @@ type HandoffStore interface {
 	// CreateHandoff stores a single-use record: Sealed holds up to 16 KiB.
 	CreateHandoff(ctx context.Context, h Handoff) error
 	// TakeHandoff deletes and returns the handoff with the given code hash,
-	// if it has not expired by now; else ErrInvalidSession. Two concurrent
-	// calls for one code never both succeed.
+	// if it has not expired by now; else ErrHandoffNotFound (an expired
+	// one is deleted all the same). Two concurrent calls for one code
+	// never both succeed.
 	TakeHandoff(ctx context.Context, codeHash TokenHash, now time.Time) (Handoff, error)
+	// DeleteExpiredHandoffs deletes the handoffs that expired at or before
+	// now and returns how many. Service.PurgeExpired calls it.
+	DeleteExpiredHandoffs(ctx context.Context, now time.Time) (int, error)
 }
 
 // LoginCommitter is an optional ability of a Store: writing what a
