@@ -36,8 +36,7 @@ import (
 // user's credential version (so that a login that verified the old
 // credentials gets no session, see CreateSession), deletes every session
 // of the user except the one whose token hash is keep (nil: all of them),
-// returning how many it deleted, and logs them when the store is a
-// RevocationWatcher.
+// returning how many it deleted, and logs them as RevocationWatcher says.
 // It returns ErrUserNotFound for a user that does not exist.
 //
 // storetest.Run checks an implementation against this contract.
@@ -104,8 +103,9 @@ type Store interface {
 	// unknown id.
 	DeleteSessionByPublicID(ctx context.Context, userID int64, publicID string) (Session, error)
 	// TrimSessions deletes the user's oldest sessions beyond the newest
-	// keep, logging each as a revocation, and returns their token hashes
-	// (none, cheaply, when the user has no more than keep).
+	// keep, logging each as a revocation (see RevocationWatcher), and
+	// returns their token hashes (none, cheaply, when the user has no more
+	// than keep).
 	TrimSessions(ctx context.Context, userID int64, keep int) ([]TokenHash, error)
 	// SetReauth records a password confirmation in the session at at.
 	// ErrInvalidSession when there is no such session.
@@ -218,6 +218,17 @@ type Revocation struct {
 // CLI, other server instances), so that their cached authentications end at
 // once too. Service detects it with a type assertion and runs it for its
 // whole life.
+//
+// A store that is a RevocationWatcher must log, in the transaction that
+// deletes them, the sessions every method deletes, whichever ability
+// declares it: DeleteSession, DeleteSessionByPublicID and TrimSessions one
+// by one; DeleteUserSessions, SetPasswordHash, SetUserEnabled (disabling),
+// DeleteUser, every credential change of TOTPStore, RecoveryCodeStore and
+// PasskeyStore, FactorResetter.ResetFactors and MailStore.ResetPassword as
+// all of the user's. A deletion left out of the log lets another instance
+// that cached the session trust it for up to Config.CacheMaxAge more.
+// Only DeleteExpiredSessions logs nothing: every instance refuses an
+// expired session without being told.
 type RevocationWatcher interface {
 	// WatchRevocations calls fn for every revocation committed after it
 	// started, from any process, until ctx is done. It returns ctx.Err()
