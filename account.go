@@ -139,22 +139,25 @@ func (s *Service) requireRecent(ctx context.Context, sess Session, user User) er
 }
 
 // factorAction opens a change of second factors: it authenticates the
-// token, checks that the kind of factor is available (ready), then that the
-// login is recent, in that order, so that a caller without a session hears
-// so (ErrInvalidSession) before anything about the server's configuration
-// (ErrFactorUnavailable), and a recent login is asked for only of a change
-// that can be made.
-func (s *Service) factorAction(ctx context.Context, token Token, ready func() (FactorStore, error)) (FactorStore, Session, User, error) {
+// token, finds the store's ability for the kind of factor (ready: the
+// ability alone, or with the verifier the change needs), then checks that
+// the login is recent, in that order, so that a caller without a session
+// hears so (ErrInvalidSession) before anything about the server's
+// configuration (ErrFactorUnavailable), and a recent login is asked for
+// only of a change that can be made. It is a function, not a method,
+// because F (TOTPStore or PasskeyStore) is a type parameter.
+func factorAction[F any](ctx context.Context, s *Service, token Token, ready func() (F, error)) (F, Session, User, error) {
+	var none F
 	sess, user, err := s.currentSession(ctx, token)
 	if err != nil {
-		return nil, Session{}, User{}, err
+		return none, Session{}, User{}, err
 	}
 	fs, err := ready()
 	if err != nil {
-		return nil, Session{}, User{}, err
+		return none, Session{}, User{}, err
 	}
 	if err := s.requireRecent(ctx, sess, user); err != nil {
-		return nil, Session{}, User{}, err
+		return none, Session{}, User{}, err
 	}
 	return fs, sess, user, nil
 }

@@ -57,7 +57,7 @@ type ActivityEvent struct {
 // activity and sign-in alert preference. Without it Service records no
 // activity, Activity returns an error that wraps errors.ErrUnsupported, and
 // sign-in alerts are on. Both stores implement it; a user's events are
-// deleted with the user.
+// deleted with the user. Errors follow the rule of Store.
 type ActivityStore interface {
 	// AddActivity appends e (its ID is assigned). ErrUserNotFound when
 	// the user does not exist.

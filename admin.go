@@ -121,13 +121,15 @@ func (s *Service) SetPassword(ctx context.Context, userID int64, password string
 // ResetFactors removes every second factor of the user (TOTP, recovery
 // codes, passkeys) and ends all of the user's sessions, as an
 // administrator does for a user who lost them: the password alone logs in
-// again. Errors: ErrUserNotFound; ErrFactorUnavailable; ErrUnavailable.
+// again. It needs a store that is a FactorResetter.
+//
+// Errors: ErrUserNotFound; ErrFactorUnavailable; ErrUnavailable.
 func (s *Service) ResetFactors(ctx context.Context, userID int64) error {
-	fs, err := s.factorStore()
-	if err != nil {
-		return err
+	fr, ok := s.store.(FactorResetter)
+	if !ok {
+		return ErrFactorUnavailable
 	}
-	n, err := fs.ResetFactors(ctx, userID)
+	n, err := fr.ResetFactors(ctx, userID)
 	if err != nil {
 		return s.unavailable(ctx, "reset factors", err)
 	}

@@ -28,6 +28,9 @@ type Device struct {
 // have logged in to which accounts (device tokens, see ThrottleConfig). A
 // Store without it gets no trusted devices: every client is a stranger.
 // Both stores implement it; a user's devices are deleted with the user.
+// Errors follow the rule of Store ("not found" is ErrDeviceNotFound here).
+// Expired devices are deleted by Store.DeleteExpiredSessions; until then
+// DeviceTrusted and Devices pass over them.
 type DeviceStore interface {
 	// TrustDevice records d, a device of d.UserID trusted until
 	// d.ExpiresAt. When replaces names a device of that user, that record

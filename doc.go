@@ -17,14 +17,20 @@
 //
 // [Store] is the core contract: users, credentials and sessions. A store
 // written for those alone runs registrations, logins and sessions. The
-// rest are optional abilities that [Service] finds with a type assertion:
-// [HandoffStore] (single-use records for live pages in cookie mode, second
-// steps and passkey ceremonies), [FactorStore], [DeviceStore],
-// [ThrottleStoreProvider] (guess counters shared between instances),
-// [RevocationWatcher] (sessions ended by other processes), [Pinger] and
-// [SchemaVersioner]. sqlitestore and pgstore have every one, and package
-// storetest checks any store against the contract and the abilities it
-// claims.
+// rest are optional abilities that [Service] finds with a type assertion,
+// each on its own: [HandoffStore] (single-use records for live pages in
+// cookie mode, second steps and passkey ceremonies), [TOTPStore] (an
+// authenticator app and its recovery codes), [PasskeyStore],
+// [FactorResetter] (the administrator's reset of both), [DeviceStore],
+// [ActivityStore], [MailStore], [LoginCommitter], [ThrottleStoreProvider]
+// (guess counters shared between instances), [RevocationWatcher]
+// (sessions ended by other processes), [Pinger] and [SchemaVersioner].
+// An ability that needs another embeds it, so the types show every link:
+// TOTPStore and PasskeyStore embed HandoffStore and FactorResetter. The
+// rules every ability shares (what "not found" is, what a credential
+// change does) are written once, on Store. sqlitestore and pgstore have
+// every one, and package storetest checks any store against the contract
+// and the abilities it claims.
 //
 // # Security decisions
 //

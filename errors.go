@@ -50,6 +50,12 @@ var (
 	// is no longer the password.
 	ErrCredentialChanged = errors.New("localauth: credentials changed during the login")
 
+	// ErrHandoffNotFound is returned by HandoffStore.TakeHandoff for a code
+	// hash that names no handoff, or an expired one. Service turns it into
+	// ErrInvalidSession (RedeemHandoff) or ErrInvalidCode (a second step,
+	// a passkey ceremony): it never returns it.
+	ErrHandoffNotFound = errors.New("localauth: no such handoff")
+
 	// ErrReauthRequired is returned by the actions that need a recent
 	// login (changing the password, ending other sessions, deleting the
 	// account) when the session's password was last confirmed longer ago
@@ -84,23 +90,25 @@ var (
 	ErrInvalidCode = errors.New("localauth: the code is not valid")
 
 	// ErrFactorUnavailable is returned by the second-factor methods when
-	// the Service has no way to run them: a Store without FactorStore, or
-	// no Config.SecretKey, Config.TOTP or Config.Passkeys.
+	// the Service has no way to run them: a Store without TOTPStore or
+	// PasskeyStore (FactorResetter for ResetFactors), or no
+	// Config.SecretKey, Config.TOTP or Config.Passkeys.
 	ErrFactorUnavailable = errors.New("localauth: this second factor is not available")
 
 	// ErrFactorExists is returned by EnrollTOTP when TOTP is already on:
-	// turn it off first.
+	// turn it off first. TOTPStore.SetPendingTOTP returns it then too.
 	ErrFactorExists = errors.New("localauth: the second factor is already set up")
 
 	// ErrFactorNotFound is returned when the factor to confirm or remove
-	// does not exist (a passkey of another user included).
+	// does not exist (a passkey of another user included). It is also the
+	// "not found" of TOTPStore and PasskeyStore (see Store).
 	ErrFactorNotFound = errors.New("localauth: no such second factor")
 
 	// ErrInvalidPasskeyName is returned for a passkey name longer than
 	// MaxPasskeyName bytes or holding control characters.
 	ErrInvalidPasskeyName = errors.New("localauth: invalid passkey name")
 
-	// ErrPasskeyExists is returned by FactorStore.AddPasskey for a
+	// ErrPasskeyExists is returned by PasskeyStore.AddPasskey for a
 	// credential id that is already registered.
 	ErrPasskeyExists = errors.New("localauth: the passkey is already registered")
 

@@ -72,14 +72,14 @@ type Ceremony struct {
 
 // PasskeyUser is a user as WebAuthn sees it. Handle is the user handle
 // stored in the authenticator: random bytes kept per user (see
-// FactorStore.PasskeyHandle), never a name or a number.
+// PasskeyStore.PasskeyHandle), never a name or a number.
 type PasskeyUser struct {
 	Handle      []byte
 	Name        string
 	DisplayName string
 }
 
-// Passkey is a registered WebAuthn credential as a FactorStore keeps it.
+// Passkey is a registered WebAuthn credential as a PasskeyStore keeps it.
 type Passkey struct {
 	// ID is the passkey's public id: 128 random bits, base64url, naming it
 	// to its user (DELETE /api/auth/passkeys/{id}).
@@ -112,7 +112,7 @@ type Passkey struct {
 // MaxPasskeyName bounds a passkey's name, in bytes.
 const MaxPasskeyName = 64
 
-// TOTPFactor is a user's TOTP factor as a FactorStore keeps it.
+// TOTPFactor is a user's TOTP factor as a TOTPStore keeps it.
 type TOTPFactor struct {
 	// Sealed is the secret, encrypted under Config.SecretKey.
 	Sealed []byte
@@ -124,81 +124,128 @@ type TOTPFactor struct {
 	LastStep int64
 }
 
-// FactorStore is an optional ability of a Store: keeping second factors.
-// Without it the Service offers none. Both stores implement it; a user's
-// factors are deleted with the user.
-//
-// Every method that adds, confirms or removes a factor is a credential
-// change: in one transaction it advances the user's credential version
-// (so that a login that verified the old credentials gets no session, see
-// Store.CreateSession) and deletes every session of the user except the
-// one whose token hash is keep (nil: all), returning how many it deleted.
-// Such methods return ErrUserNotFound for a user that does not exist.
-// Lookups report "not found" with ok=false, not an error.
-type FactorStore interface {
-	// TOTP returns the user's TOTP factor.
-	TOTP(ctx context.Context, userID int64) (f TOTPFactor, ok bool, err error)
-	// SetPendingTOTP stores an unconfirmed TOTP secret for the user,
-	// replacing an unconfirmed one. It stores nothing and returns false
-	// when the user has a confirmed one. It is not a credential change.
-	SetPendingTOTP(ctx context.Context, userID int64, sealed []byte, at time.Time) (bool, error)
-	// ConfirmTOTP confirms the user's pending TOTP factor if its secret
-	// is still sealed (the one the code was checked against), records
-	// step as its last step and replaces the user's recovery codes with
-	// recoveryHashes. It returns ok=false and changes nothing when there
-	// is no such pending factor. A credential change.
-	ConfirmTOTP(ctx context.Context, userID int64, sealed []byte, step int64, recoveryHashes [][]byte, keep *TokenHash) (ended int, ok bool, err error)
-	// UseTOTPStep records step as the user's last TOTP step if it is
-	// later than the last one, and reports whether it was: of two
-	// concurrent calls with one step, exactly one succeeds.
-	UseTOTPStep(ctx context.Context, userID int64, step int64) (bool, error)
-	// RemoveTOTP deletes the user's TOTP factor and recovery codes,
-	// reporting ok=false when there was no confirmed factor (a pending
-	// one goes all the same). A credential change when ok.
-	RemoveTOTP(ctx context.Context, userID int64, keep *TokenHash) (ended int, ok bool, err error)
+// A store keeps second factors through three small optional abilities,
+// each found by the Service with its own type assertion: TOTPStore (an
+// authenticator app, with its RecoveryCodeStore), PasskeyStore, and
+// FactorResetter, which both embed. Whatever one needs of another ability
+// is embedded in its type: the second step of a login and the passkey
+// ceremonies wait in a HandoffStore. sqlitestore and pgstore have all of
+// them.
+
+// FactorResetter is an optional ability of a Store: the administrator's
+// reset of a user's second factors (localauth user reset-factors).
+// TOTPStore and PasskeyStore embed it: a store that keeps any second
+// factor can delete them all. Without it ResetFactors returns
+// ErrFactorUnavailable. Errors follow the rule of Store.
+type FactorResetter interface {
+	// ResetFactors deletes every second factor the store keeps for the
+	// user (TOTP, recovery codes, passkeys: each kind it keeps) and every
+	// session of the user, as an administrator does for a user who lost
+	// them. A credential change, keeping no session.
+	ResetFactors(ctx context.Context, userID int64) (ended int, err error)
+}
+
+// RecoveryCodeStore keeps a user's recovery codes, the way back in when
+// the authenticator app is lost. It is part of TOTPStore, which hands the
+// codes out when it confirms a factor; the Service does not look for it
+// alone. Errors follow the rule of Store; "a credential change" is one as
+// Store defines it.
+type RecoveryCodeStore interface {
 	// ReplaceRecoveryCodes replaces the user's recovery codes. A
 	// credential change.
 	ReplaceRecoveryCodes(ctx context.Context, userID int64, hashes [][]byte, keep *TokenHash) (ended int, err error)
 	// UseRecoveryCode deletes the user's recovery code with the given
 	// hash and reports whether there was one: of two concurrent calls
-	// with one code, exactly one succeeds.
+	// with one code, exactly one succeeds. A spend: false is no error.
 	UseRecoveryCode(ctx context.Context, userID int64, hash []byte) (bool, error)
 	// RecoveryCodesLeft counts the user's unused recovery codes.
 	RecoveryCodesLeft(ctx context.Context, userID int64) (int, error)
+}
+
+// TOTPStore is an optional ability of a Store: keeping each user's TOTP
+// factor (an authenticator app) and recovery codes. With it, Config.TOTP
+// and Config.SecretKey, the Service offers TOTP; a user with a confirmed
+// factor logs in in two steps. It embeds RecoveryCodeStore, since
+// ConfirmTOTP replaces the recovery codes, HandoffStore, since the second
+// step of a login waits there, and FactorResetter.
+//
+// Errors follow the rule of Store ("not found" is ErrFactorNotFound here);
+// "a credential change" is one as Store defines it. A user's factor and
+// recovery codes are deleted with the user (Store.DeleteUser).
+type TOTPStore interface {
+	RecoveryCodeStore
+	HandoffStore
+	FactorResetter
+
+	// TOTP returns the user's TOTP factor, pending or confirmed;
+	// ErrFactorNotFound when the user has none.
+	TOTP(ctx context.Context, userID int64) (TOTPFactor, error)
+	// SetPendingTOTP stores an unconfirmed TOTP secret for the user,
+	// replacing an unconfirmed one. When the user has a confirmed one it
+	// stores nothing and returns ErrFactorExists. It is not a credential
+	// change.
+	SetPendingTOTP(ctx context.Context, userID int64, sealed []byte, at time.Time) error
+	// ConfirmTOTP confirms the user's pending TOTP factor if its secret
+	// is still sealed (the one the code was checked against), records
+	// step as its last step and replaces the user's recovery codes with
+	// recoveryHashes. It returns ErrFactorNotFound and changes nothing
+	// when there is no such pending factor. A credential change.
+	ConfirmTOTP(ctx context.Context, userID int64, sealed []byte, step int64, recoveryHashes [][]byte, keep *TokenHash) (ended int, err error)
+	// UseTOTPStep records step as the user's last TOTP step if it is
+	// later than the last one of a confirmed factor, and reports whether
+	// it was: of two concurrent calls with one step, exactly one
+	// succeeds. A spend: false is no error.
+	UseTOTPStep(ctx context.Context, userID int64, step int64) (bool, error)
+	// RemoveTOTP deletes the user's TOTP factor and recovery codes. It
+	// returns ErrFactorNotFound when there was no confirmed factor (a
+	// pending one goes all the same, and nothing else changes). A
+	// credential change otherwise.
+	RemoveTOTP(ctx context.Context, userID int64, keep *TokenHash) (ended int, err error)
+}
+
+// PasskeyStore is an optional ability of a Store: keeping passkeys
+// (WebAuthn credentials) and each user's WebAuthn user handle. With it
+// and Config.Passkeys, the Service offers passkeys. It embeds
+// HandoffStore, since the WebAuthn ceremonies wait there between their
+// beginning and the browser's answer, and FactorResetter.
+//
+// Errors follow the rule of Store ("not found" is ErrFactorNotFound here);
+// "a credential change" is one as Store defines it. A user's passkeys and
+// handle are deleted with the user (Store.DeleteUser).
+type PasskeyStore interface {
+	HandoffStore
+	FactorResetter
 
 	// AddPasskey stores p (ID, UserID, CredentialID, Name, Credential,
-	// SignCount, CreatedAt, UserHandle). A credential id that is already registered
-	// is refused with ErrPasskeyExists. A credential change.
+	// SignCount, CreatedAt, UserHandle). A credential id that is already
+	// registered is refused with ErrPasskeyExists. A credential change.
 	AddPasskey(ctx context.Context, p Passkey, keep *TokenHash) (ended int, err error)
 	// Passkeys returns the user's passkeys, oldest first.
 	Passkeys(ctx context.Context, userID int64) ([]Passkey, error)
 	// PasskeyByCredentialID returns the passkey with the given credential
-	// id, whoever's it is.
-	PasskeyByCredentialID(ctx context.Context, credentialID []byte) (p Passkey, ok bool, err error)
-	// RecordPasskeyUse sets the passkey's sign count and last use.
+	// id, whoever's it is; ErrFactorNotFound when there is none.
+	PasskeyByCredentialID(ctx context.Context, credentialID []byte) (Passkey, error)
+	// RecordPasskeyUse sets the passkey's sign count and last use. An
+	// unknown credential id is no error: it is bookkeeping after a login
+	// that verified the passkey.
 	RecordPasskeyUse(ctx context.Context, credentialID []byte, signCount uint32, at time.Time) error
 	// SuspendPasskey disables the passkey with the given credential id
 	// from at, as a possible clone, keeping an earlier suspension's time.
 	// An unknown credential id is no error.
 	SuspendPasskey(ctx context.Context, credentialID []byte, at time.Time) error
 	// ConfirmPasskey lifts the suspension of the user's passkey with the
-	// given public id, reporting ok=false when the user has no suspended
-	// passkey by that id. A credential change when ok.
-	ConfirmPasskey(ctx context.Context, userID int64, id string, keep *TokenHash) (ended int, ok bool, err error)
+	// given public id. It returns ErrFactorNotFound when the user has no
+	// suspended passkey by that id. A credential change otherwise.
+	ConfirmPasskey(ctx context.Context, userID int64, id string, keep *TokenHash) (ended int, err error)
 	// PasskeyHandle returns the user's WebAuthn user handle for new
 	// passkeys, first storing fresh as it when the user has none. Of two
 	// concurrent calls, both return the one stored. ErrUserNotFound for a
 	// user that does not exist.
 	PasskeyHandle(ctx context.Context, userID int64, fresh []byte) ([]byte, error)
-	// RemovePasskey deletes the user's passkey with the given public id,
-	// reporting ok=false when the user has none by that id (another
-	// user's passkey included). A credential change when ok.
-	RemovePasskey(ctx context.Context, userID int64, id string, keep *TokenHash) (ended int, ok bool, err error)
-
-	// ResetFactors deletes every factor of the user (TOTP, recovery codes,
-	// passkeys) and every session, as an administrator does for a user
-	// who lost them. A credential change.
-	ResetFactors(ctx context.Context, userID int64) (ended int, err error)
+	// RemovePasskey deletes the user's passkey with the given public id.
+	// It returns ErrFactorNotFound when the user has none by that id
+	// (another user's passkey included). A credential change otherwise.
+	RemovePasskey(ctx context.Context, userID int64, id string, keep *TokenHash) (ended int, err error)
 }
 
 // Second-step methods, as SecondFactorRequiredError.Methods and the API
@@ -209,26 +256,33 @@ const (
 	MethodPasskey  = "passkey"
 )
 
-// factorStore returns the store's FactorStore, or ErrFactorUnavailable.
-// Second factors also need a HandoffStore: the second step of a login and
-// the passkey ceremonies wait there.
-func (s *Service) factorStore() (FactorStore, error) {
-	fs, ok := s.store.(FactorStore)
-	if !ok || s.handoffs == nil {
+// totpStore returns the store's TOTPStore, or ErrFactorUnavailable.
+func (s *Service) totpStore() (TOTPStore, error) {
+	ts, ok := s.store.(TOTPStore)
+	if !ok {
 		return nil, ErrFactorUnavailable
 	}
-	return fs, nil
+	return ts, nil
+}
+
+// passkeyStore returns the store's PasskeyStore, or ErrFactorUnavailable.
+func (s *Service) passkeyStore() (PasskeyStore, error) {
+	ps, ok := s.store.(PasskeyStore)
+	if !ok {
+		return nil, ErrFactorUnavailable
+	}
+	return ps, nil
 }
 
 // TOTPAvailable reports whether the Service can enrol and check TOTP: a
-// FactorStore, Config.TOTP and Config.SecretKey.
+// TOTPStore, Config.TOTP and Config.SecretKey.
 func (s *Service) TOTPAvailable() bool {
 	_, err := s.totpReady()
 	return err == nil
 }
 
 // PasskeysAvailable reports whether the Service offers passkeys: a
-// FactorStore and Config.Passkeys.
+// PasskeyStore and Config.Passkeys.
 func (s *Service) PasskeysAvailable() bool {
 	_, err := s.passkeysReady()
 	return err == nil

@@ -123,8 +123,8 @@ func (s *Service) openHandoff(ctx context.Context, code, binding string) (Token,
 	}
 	h, err := s.handoffs.TakeHandoff(ctx, HashToken(c), s.now())
 	if err != nil {
-		if errors.Is(err, ErrInvalidSession) {
-			return "", "", err
+		if errors.Is(err, ErrHandoffNotFound) {
+			return "", "", ErrInvalidSession
 		}
 		return "", "", s.unavailable(ctx, "redeem handoff", err)
 	}

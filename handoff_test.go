@@ -76,6 +76,34 @@ func TestHandoff(t *testing.T) {
 	_ = time.Second
 }
 
+// The background purge deletes expired handoffs, through the store's
+// HandoffStore, and leaves live ones.
+func TestPurgeExpiredDeletesHandoffs(t *testing.T) {
+	e := MustEnv(t)
+	e.MustRegister(t, "alice", goodPW)
+	r := e.MustLogin(t, "alice", goodPW)
+	if _, err := e.Svc.IssueHandoff(ctx, r.Token, "binding"); err != nil {
+		t.Fatal(err)
+	}
+	e.Clock.Advance(localauth.HandoffLifetime)
+	live, err := e.Svc.IssueHandoff(ctx, r.Token, "binding")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Svc.PurgeExpired(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db, _ := sql.Open("sqlite", e.Path)
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM handoffs`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("handoffs after the purge: %d (%v), want the live one", n, err)
+	}
+	if _, _, err := e.Svc.RedeemHandoff(ctx, live, "binding"); err != nil {
+		t.Fatalf("the live handoff after the purge: %v", err)
+	}
+}
+
 // A code is bound to the browser that asked for it: presented with another
 // binding, or none, it gives nothing and is spent; a code cannot be issued
 // unbound.

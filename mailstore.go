@@ -8,7 +8,8 @@ import (
 // MailStore is an optional ability of a Store: email addresses, the tokens
 // mailed to them, and the outbox of mails waiting to be sent. Without it
 // the mail flows return ErrMailUnavailable. sqlitestore and pgstore have
-// it; storetest checks it.
+// it; storetest checks it. Errors follow the rule of Store ("not found"
+// is ErrInvalidMailToken for a token).
 //
 // Every method that writes mails writes them in the same transaction as
 // the change they tell of, so that a mail is queued if and only if its

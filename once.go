@@ -90,7 +90,7 @@ func (s *Service) takeOnce(ctx context.Context, kind, secret, binding string, v 
 	}
 	h, err := s.handoffs.TakeHandoff(ctx, onceHash(kind, secret), s.now())
 	if err != nil {
-		if errors.Is(err, ErrInvalidSession) {
+		if errors.Is(err, ErrHandoffNotFound) {
 			return time.Time{}, ErrInvalidCode
 		}
 		return time.Time{}, s.unavailable(ctx, "take "+kind, err)

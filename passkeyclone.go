@@ -2,6 +2,7 @@ package localauth
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 )
@@ -11,7 +12,7 @@ import (
 // User handles are random. The handle an authenticator stores with a
 // passkey is sent back with every assertion and shown to whoever sees the
 // registration options, so it must say nothing: 32 random bytes per user,
-// made at the user's first passkey (FactorStore.PasskeyHandle), not the
+// made at the user's first passkey (PasskeyStore.PasskeyHandle), not the
 // sequential user id, which would count the accounts. Passkeys added before
 // keep the handle they hold (the id, 8 bytes), stored with each passkey,
 // so they keep working.
@@ -30,12 +31,12 @@ const passkeyHandleBytes = 32
 
 // passkeyHandle returns the user's WebAuthn user handle, making it at the
 // user's first passkey.
-func (s *Service) passkeyHandle(ctx context.Context, fs FactorStore, userID int64) ([]byte, error) {
+func (s *Service) passkeyHandle(ctx context.Context, ps PasskeyStore, userID int64) ([]byte, error) {
 	fresh := make([]byte, passkeyHandleBytes)
 	if _, err := s.rand.Read(fresh); err != nil {
 		return nil, err
 	}
-	h, err := fs.PasskeyHandle(ctx, userID, fresh)
+	h, err := ps.PasskeyHandle(ctx, userID, fresh)
 	if err != nil {
 		return nil, s.unavailable(ctx, "passkey handle", err)
 	}
@@ -44,7 +45,7 @@ func (s *Service) passkeyHandle(ctx context.Context, fs FactorStore, userID int6
 
 // passkeyUsable refuses a verified assertion by a suspended passkey, and
 // suspends one whose counter did not grow (clone).
-func (s *Service) passkeyUsable(ctx context.Context, fs FactorStore, user User, p, used Passkey, clone bool) error {
+func (s *Service) passkeyUsable(ctx context.Context, ps PasskeyStore, user User, p, used Passkey, clone bool) error {
 	attrs := []slog.Attr{slog.Int64("user_id", user.ID), slog.String("passkey", p.ID),
 		slog.Uint64("stored_sign_count", uint64(p.SignCount)), slog.Uint64("presented_sign_count", uint64(used.SignCount))}
 	switch {
@@ -52,7 +53,7 @@ func (s *Service) passkeyUsable(ctx context.Context, fs FactorStore, user User, 
 		s.audit(ctx, slog.LevelWarn, EventFactor, user.Username, "passkey_suspended_refused", attrs...)
 		return ErrInvalidCode
 	case clone:
-		if err := fs.SuspendPasskey(ctx, p.CredentialID, s.now().UTC().Truncate(time.Millisecond)); err != nil {
+		if err := ps.SuspendPasskey(ctx, p.CredentialID, s.now().UTC().Truncate(time.Millisecond)); err != nil {
 			s.log.Error("localauth: suspending a possibly cloned passkey failed", "user_id", user.ID, "passkey", p.ID, "err", err)
 		}
 		s.audit(ctx, slog.LevelError, EventFactor, user.Username, "passkey_clone_warning",
@@ -73,19 +74,19 @@ func (s *Service) passkeyUsable(ctx context.Context, fs FactorStore, user User, 
 // suspended passkeys; ErrReauthRequired; ErrFactorUnavailable;
 // ErrInvalidSession; ErrUnavailable.
 func (s *Service) ConfirmPasskey(ctx context.Context, token Token, id string) error {
-	fs, sess, user, err := s.factorAction(ctx, token, s.factorStore)
+	ps, sess, user, err := factorAction(ctx, s, token, s.passkeyStore)
 	if err != nil {
 		return err
 	}
 	if !validPublicID(id) {
 		return ErrFactorNotFound
 	}
-	n, ok, err := fs.ConfirmPasskey(ctx, user.ID, id, &sess.TokenHash)
+	n, err := ps.ConfirmPasskey(ctx, user.ID, id, &sess.TokenHash)
+	if errors.Is(err, ErrFactorNotFound) {
+		return ErrFactorNotFound
+	}
 	if err != nil {
 		return s.unavailable(ctx, "confirm passkey", err)
-	}
-	if !ok {
-		return ErrFactorNotFound
 	}
 	s.credentialsChanged(ctx, user, "passkey_confirmed", n, slog.String("passkey", id))
 	return nil

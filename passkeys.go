@@ -32,12 +32,14 @@ func passkeyUser(u User, handle []byte) PasskeyUser {
 	return PasskeyUser{Handle: handle, Name: u.Username, DisplayName: u.DisplayName}
 }
 
-func (s *Service) passkeysReady() (FactorStore, error) {
-	fs, err := s.factorStore()
+// passkeysReady returns the store's PasskeyStore when passkeys can run at
+// all: with Config.Passkeys.
+func (s *Service) passkeysReady() (PasskeyStore, error) {
+	ps, err := s.passkeyStore()
 	if err != nil || s.passkeys == nil {
 		return nil, ErrFactorUnavailable
 	}
-	return fs, nil
+	return ps, nil
 }
 
 // BeginPasskeyRegistration starts adding a passkey for the token's user and
@@ -46,15 +48,15 @@ func (s *Service) passkeysReady() (FactorStore, error) {
 // Errors: ErrReauthRequired; ErrFactorUnavailable; ErrInvalidSession;
 // ErrUnavailable.
 func (s *Service) BeginPasskeyRegistration(ctx context.Context, token Token) ([]byte, error) {
-	fs, sess, user, err := s.factorAction(ctx, token, s.passkeysReady)
+	ps, sess, user, err := factorAction(ctx, s, token, s.passkeysReady)
 	if err != nil {
 		return nil, err
 	}
-	pks, err := fs.Passkeys(ctx, user.ID)
+	pks, err := ps.Passkeys(ctx, user.ID)
 	if err != nil {
 		return nil, s.unavailable(ctx, "passkey registration", err)
 	}
-	handle, err := s.passkeyHandle(ctx, fs, user.ID)
+	handle, err := s.passkeyHandle(ctx, ps, user.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +81,7 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, token Token) ([]
 // *PolicyError for a bad name; ErrPasskeyExists; ErrReauthRequired;
 // ErrFactorUnavailable; ErrInvalidSession; ErrUnavailable.
 func (s *Service) FinishPasskeyRegistration(ctx context.Context, token Token, name string, response []byte) (PasskeyInfo, error) {
-	fs, sess, user, err := s.factorAction(ctx, token, s.passkeysReady)
+	ps, sess, user, err := factorAction(ctx, s, token, s.passkeysReady)
 	if err != nil {
 		return PasskeyInfo{}, err
 	}
@@ -99,7 +101,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, token Token, na
 	if c.UserID != user.ID {
 		return PasskeyInfo{}, ErrInvalidCode
 	}
-	handle, err := s.passkeyHandle(ctx, fs, user.ID)
+	handle, err := s.passkeyHandle(ctx, ps, user.ID)
 	if err != nil {
 		return PasskeyInfo{}, err
 	}
@@ -113,7 +115,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, token Token, na
 	}
 	p.UserID, p.Name, p.UserHandle = user.ID, name, handle
 	p.CreatedAt = s.now().UTC().Truncate(time.Millisecond)
-	n, err := fs.AddPasskey(ctx, p, &sess.TokenHash)
+	n, err := ps.AddPasskey(ctx, p, &sess.TokenHash)
 	if err != nil {
 		return PasskeyInfo{}, s.unavailable(ctx, "add passkey", err)
 	}
@@ -141,19 +143,19 @@ func passkeyName(name string) (string, error) {
 // ErrReauthRequired; ErrFactorUnavailable; ErrInvalidSession;
 // ErrUnavailable.
 func (s *Service) RemovePasskey(ctx context.Context, token Token, id string) error {
-	fs, sess, user, err := s.factorAction(ctx, token, s.factorStore)
+	ps, sess, user, err := factorAction(ctx, s, token, s.passkeyStore)
 	if err != nil {
 		return err
 	}
 	if !validPublicID(id) {
 		return ErrFactorNotFound
 	}
-	n, ok, err := fs.RemovePasskey(ctx, user.ID, id, &sess.TokenHash)
+	n, err := ps.RemovePasskey(ctx, user.ID, id, &sess.TokenHash)
+	if errors.Is(err, ErrFactorNotFound) {
+		return ErrFactorNotFound
+	}
 	if err != nil {
 		return s.unavailable(ctx, "remove passkey", err)
-	}
-	if !ok {
-		return ErrFactorNotFound
 	}
 	s.credentialsChanged(ctx, user, "passkey_removed", n, slog.String("passkey", id))
 	s.recordActivity(ctx, user.ID, ActivityFactorRemoved, sess.PublicID, "passkey")
@@ -256,7 +258,7 @@ type verifiedUser struct {
 // ceremony (taken, once), its passkey, and, when wantUser is not 0, that
 // the passkey is that user's. It records the new sign count.
 func (s *Service) verifyAssertion(ctx context.Context, response []byte, wantUser int64) (verifiedUser, error) {
-	fs, err := s.passkeysReady()
+	ps, err := s.passkeysReady()
 	if err != nil {
 		return verifiedUser{}, err
 	}
@@ -268,11 +270,14 @@ func (s *Service) verifyAssertion(ctx context.Context, response []byte, wantUser
 	if _, err := s.takeOnce(ctx, onceCeremony, challenge, "login\x00"+clientBinding(ctx), &c); err != nil {
 		return verifiedUser{}, err
 	}
-	p, ok, err := fs.PasskeyByCredentialID(ctx, credID)
+	p, err := ps.PasskeyByCredentialID(ctx, credID)
+	if errors.Is(err, ErrFactorNotFound) {
+		return verifiedUser{}, ErrInvalidCode
+	}
 	if err != nil {
 		return verifiedUser{}, s.unavailable(ctx, "passkey login", err)
 	}
-	if !ok || (wantUser != 0 && p.UserID != wantUser) || len(p.UserHandle) == 0 || !bytes.Equal(handle, p.UserHandle) {
+	if (wantUser != 0 && p.UserID != wantUser) || len(p.UserHandle) == 0 || !bytes.Equal(handle, p.UserHandle) {
 		return verifiedUser{}, ErrInvalidCode
 	}
 	user, err := s.store.UserByID(ctx, p.UserID)
@@ -286,7 +291,7 @@ func (s *Service) verifyAssertion(ctx context.Context, response []byte, wantUser
 	if err != nil {
 		return verifiedUser{}, s.unavailable(ctx, "passkey login", err)
 	}
-	pks, err := fs.Passkeys(ctx, user.ID)
+	pks, err := ps.Passkeys(ctx, user.ID)
 	if err != nil {
 		return verifiedUser{}, s.unavailable(ctx, "passkey login", err)
 	}
@@ -294,10 +299,10 @@ func (s *Service) verifyAssertion(ctx context.Context, response []byte, wantUser
 	if err != nil {
 		return verifiedUser{}, ErrInvalidCode
 	}
-	if err := s.passkeyUsable(ctx, fs, user, p, used, clone); err != nil {
+	if err := s.passkeyUsable(ctx, ps, user, p, used, clone); err != nil {
 		return verifiedUser{}, err
 	}
-	if err := fs.RecordPasskeyUse(ctx, p.CredentialID, used.SignCount, s.now().UTC().Truncate(time.Millisecond)); err != nil {
+	if err := ps.RecordPasskeyUse(ctx, p.CredentialID, used.SignCount, s.now().UTC().Truncate(time.Millisecond)); err != nil {
 		s.log.Warn("localauth: recording a passkey's use failed", "err", err)
 	}
 	return verifiedUser{User: user, credVersion: cred.Version}, nil

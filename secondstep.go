@@ -78,29 +78,32 @@ func clientBinding(ctx context.Context) string {
 
 // secondFactors returns the methods that can finish a login of the user,
 // none when the account has no second factor. A confirmed TOTP factor is
-// what turns the second step on; passkeys then serve as a second step
-// too. Passkeys alone do not: a passkey login is already both factors,
-// and an account with only a passkey and a password keeps its password
-// login as its way back in when the passkey is lost (SECURITY.md).
+// what turns the second step on, whether or not this server is configured
+// to check it (an account that has one fails closed); its recovery codes
+// and, where the store keeps passkeys and the server offers them, passkeys
+// then serve as a second step too. Passkeys alone do not: a passkey login
+// is already both factors, and an account with only a passkey and a
+// password keeps its password login as its way back in when the passkey
+// is lost (SECURITY.md).
 func (s *Service) secondFactors(ctx context.Context, userID int64) ([]string, error) {
-	fs, err := s.factorStore()
+	ts, err := s.totpStore()
 	if err != nil {
 		return nil, nil
 	}
-	f, ok, err := fs.TOTP(ctx, userID)
-	if err != nil || !ok || !f.Confirmed {
+	_, on, err := confirmedTOTP(ctx, ts, userID)
+	if err != nil || !on {
 		return nil, err
 	}
 	methods := []string{MethodTOTP}
-	n, err := fs.RecoveryCodesLeft(ctx, userID)
+	n, err := ts.RecoveryCodesLeft(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
 	if n > 0 {
 		methods = append(methods, MethodRecovery)
 	}
-	if s.passkeys != nil {
-		pks, err := fs.Passkeys(ctx, userID)
+	if ps, err := s.passkeysReady(); err == nil {
+		pks, err := ps.Passkeys(ctx, userID)
 		if err != nil {
 			return nil, err
 		}
@@ -221,20 +224,17 @@ func (s *Service) CompleteLogin(ctx context.Context, token Token, answer SecondF
 // checkSecondFactor reports whether answer proves the user's second
 // factor, spending what it used (the TOTP step, the recovery code).
 func (s *Service) checkSecondFactor(ctx context.Context, user User, answer SecondFactor) (bool, error) {
-	fs, err := s.factorStore()
-	if err != nil {
-		return false, err
-	}
 	switch {
 	case answer.Code != "":
-		if s.totp == nil || len(s.secretKey) == 0 {
-			return false, ErrFactorUnavailable
+		ts, err := s.totpReady()
+		if err != nil {
+			return false, err
 		}
-		f, ok, err := fs.TOTP(ctx, user.ID)
+		f, on, err := confirmedTOTP(ctx, ts, user.ID)
 		if err != nil {
 			return false, s.unavailable(ctx, "second step", err)
 		}
-		if !ok || !f.Confirmed {
+		if !on {
 			return false, nil
 		}
 		secret, err := s.openTOTP(user.ID, f.Sealed)
@@ -245,7 +245,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, user User, answer Secon
 		if !valid {
 			return false, nil
 		}
-		fresh, err := fs.UseTOTPStep(ctx, user.ID, step)
+		fresh, err := ts.UseTOTPStep(ctx, user.ID, step)
 		if err != nil {
 			return false, s.unavailable(ctx, "second step", err)
 		}
@@ -254,6 +254,10 @@ func (s *Service) checkSecondFactor(ctx context.Context, user User, answer Secon
 		}
 		return fresh, nil
 	case answer.RecoveryCode != "":
+		rs, err := s.totpStore()
+		if err != nil {
+			return false, err
+		}
 		code := normalizeRecoveryCode(answer.RecoveryCode)
 		if code == "" {
 			return false, nil
@@ -262,12 +266,12 @@ func (s *Service) checkSecondFactor(ctx context.Context, user User, answer Secon
 		if err != nil {
 			return false, err
 		}
-		used, err := fs.UseRecoveryCode(ctx, user.ID, h)
+		used, err := rs.UseRecoveryCode(ctx, user.ID, h)
 		if err != nil {
 			return false, s.unavailable(ctx, "second step", err)
 		}
 		if used {
-			left, _ := fs.RecoveryCodesLeft(ctx, user.ID)
+			left, _ := rs.RecoveryCodesLeft(ctx, user.ID)
 			s.audit(ctx, slog.LevelInfo, EventFactor, user.Username, "recovery_code_used",
 				slog.Int64("user_id", user.ID), slog.Int("left", left))
 		}

@@ -407,8 +407,9 @@ func (s *Service) purgeLoop(ctx context.Context, every time.Duration) {
 }
 
 // PurgeExpired deletes the sessions that expired or idled out, and returns how
-// many it deleted, and the security activity older than
-// Config.ActivityRetention. New runs it every Config.PurgeInterval.
+// many it deleted, the expired handoffs (HandoffStore), and the security
+// activity older than Config.ActivityRetention. New runs it every
+// Config.PurgeInterval.
 func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	now := s.now()
 	var idleBefore time.Time
@@ -419,6 +420,9 @@ func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	s.throttle.sweep()
 	s.purgeMailTokens(ctx, now)
 	n, err := s.store.DeleteExpiredSessions(ctx, now, idleBefore)
+	if err == nil && s.handoffs != nil {
+		_, err = s.handoffs.DeleteExpiredHandoffs(ctx, now)
+	}
 	if err == nil {
 		err = s.pruneActivity(ctx)
 	}

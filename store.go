@@ -9,11 +9,35 @@ import (
 // use Service. Implementations must be safe for concurrent use, and every
 // method that writes more than one row must do so in one transaction.
 //
-// Errors: a method that looks up one user returns ErrUserNotFound when there
-// is none; one that looks up a session returns ErrInvalidSession when there
-// is none. CreateUser returns ErrUserExists when the canonical username is
-// taken. Any other error is a failure of the store itself, which Service
-// reports as ErrUnavailable.
+// Errors, one rule for Store and every optional ability:
+//   - A method that looks up one thing, or changes one thing the caller
+//     names, returns that kind's sentinel error when it is not there (or
+//     not in the state the method needs): ErrUserNotFound for a user,
+//     ErrInvalidSession for a session, ErrFactorNotFound for a second
+//     factor, ErrDeviceNotFound for a trusted device, ErrHandoffNotFound
+//     for a handoff, ErrInvalidMailToken for a mailed token.
+//   - A method that spends something, or changes it only if it is still
+//     as the caller saw it (a compare-and-set), reports with a bool whether
+//     it did, and a predicate answers with a bool: false is no error
+//     (ReplacePasswordHash, UseTOTPStep, UseRecoveryCode, DeviceTrusted,
+//     IssueMailToken, ClaimMail).
+//   - A method that lists or deletes many things returns an empty list or
+//     a zero count when there are none, never a not-found error.
+//     Bookkeeping writes whose doc says so (SuspendPasskey,
+//     RecordPasskeyUse) ignore a missing thing.
+//
+// Refusals (ErrUserExists, ErrCredentialChanged, ErrPasskeyExists,
+// ErrFactorExists...) are named where they are declared. Any other error
+// is a failure of the store itself, which Service reports as
+// ErrUnavailable.
+//
+// A credential change, as the methods that change a password or a second
+// factor call it, does three things in one transaction: it advances the
+// user's credential version (so that a login that verified the old
+// credentials gets no session, see CreateSession), deletes every session
+// of the user except the one whose token hash is keep (nil: all of them),
+// returning how many it deleted, and logs them as RevocationWatcher says.
+// It returns ErrUserNotFound for a user that does not exist.
 //
 // storetest.Run checks an implementation against this contract.
 type Store interface {
@@ -35,10 +59,10 @@ type Store interface {
 	// Credential returns the user's password hash and credential version,
 	// read together.
 	Credential(ctx context.Context, userID int64) (Credential, error)
-	// SetPasswordHash replaces the user's password hash, advances the
-	// user's credential version and, in the same transaction, deletes every
-	// session of the user except the one whose token hash is keep (nil:
-	// delete them all). It returns the number of sessions deleted.
+	// SetPasswordHash replaces the user's password hash: a credential
+	// change (advancing the credential version and deleting every session
+	// of the user except the one whose token hash is keep, nil: all). It
+	// returns the number of sessions deleted.
 	SetPasswordHash(ctx context.Context, userID int64, hash []byte, keep *TokenHash) (int, error)
 	// ReplacePasswordHash sets the hash to newHash only if it is still
 	// oldHash, so that upgrading a hash at login never overwrites a password
@@ -48,7 +72,9 @@ type Store interface {
 	// SetUserEnabled enables or disables the user. Disabling deletes all of
 	// the user's sessions in the same transaction.
 	SetUserEnabled(ctx context.Context, userID int64, enabled bool) error
-	// DeleteUser deletes the user and all of its sessions.
+	// DeleteUser deletes the user and all of its sessions, and with them
+	// everything the store's optional abilities keep for the user (second
+	// factors, passkey handle, devices, email, mail tokens, activity).
 	DeleteUser(ctx context.Context, userID int64) error
 
 	// CreateSession inserts s (PublicID, IP, UserAgent, Remember and
@@ -77,8 +103,9 @@ type Store interface {
 	// unknown id.
 	DeleteSessionByPublicID(ctx context.Context, userID int64, publicID string) (Session, error)
 	// TrimSessions deletes the user's oldest sessions beyond the newest
-	// keep, logging each as a revocation, and returns their token hashes
-	// (none, cheaply, when the user has no more than keep).
+	// keep, logging each as a revocation (see RevocationWatcher), and
+	// returns their token hashes (none, cheaply, when the user has no more
+	// than keep).
 	TrimSessions(ctx context.Context, userID int64, keep int) ([]TokenHash, error)
 	// SetReauth records a password confirmation in the session at at.
 	// ErrInvalidSession when there is no such session.
@@ -88,8 +115,11 @@ type Store interface {
 	Sessions(ctx context.Context, userID int64) ([]Session, error)
 	// DeleteExpiredSessions deletes sessions that expired at or before now,
 	// and, when idleBefore is not zero, those last seen before it. It
-	// returns how many sessions it deleted. A store that is also a
-	// HandoffStore deletes expired handoffs here too.
+	// returns how many sessions it deleted. It logs no revocation: every
+	// instance refuses an expired session on its own. A store that is also
+	// a DeviceStore deletes the devices expired at now here too, and one
+	// that is a ThrottleStoreProvider the counters idle for a week;
+	// handoffs have their own HandoffStore.DeleteExpiredHandoffs.
 	DeleteExpiredSessions(ctx context.Context, now, idleBefore time.Time) (int, error)
 }
 
@@ -102,15 +132,21 @@ type Store interface {
 // kinds there, each sealed under a secret only the client holds: the
 // one-time codes that carry a live page's login into a cookie
 // (IssueHandoff, RedeemHandoff), logins waiting for their second factor,
-// and WebAuthn ceremonies. Without it those methods return an error that
-// wraps errors.ErrUnsupported, and second factors are unavailable.
+// and WebAuthn ceremonies; TOTPStore and PasskeyStore embed it for the
+// last two. Without it those methods return an error that wraps
+// errors.ErrUnsupported, and second factors are unavailable. Errors follow
+// the rule of Store.
 type HandoffStore interface {
 	// CreateHandoff stores a single-use record: Sealed holds up to 16 KiB.
 	CreateHandoff(ctx context.Context, h Handoff) error
 	// TakeHandoff deletes and returns the handoff with the given code hash,
-	// if it has not expired by now; else ErrInvalidSession. Two concurrent
-	// calls for one code never both succeed.
+	// if it has not expired by now; else ErrHandoffNotFound (an expired
+	// one is deleted all the same). Two concurrent calls for one code
+	// never both succeed.
 	TakeHandoff(ctx context.Context, codeHash TokenHash, now time.Time) (Handoff, error)
+	// DeleteExpiredHandoffs deletes the handoffs that expired at or before
+	// now and returns how many. Service.PurgeExpired calls it.
+	DeleteExpiredHandoffs(ctx context.Context, now time.Time) (int, error)
 }
 
 // LoginCommitter is an optional ability of a Store: writing what a
@@ -182,6 +218,17 @@ type Revocation struct {
 // CLI, other server instances), so that their cached authentications end at
 // once too. Service detects it with a type assertion and runs it for its
 // whole life.
+//
+// A store that is a RevocationWatcher must log, in the transaction that
+// deletes them, the sessions every method deletes, whichever ability
+// declares it: DeleteSession, DeleteSessionByPublicID and TrimSessions one
+// by one; DeleteUserSessions, SetPasswordHash, SetUserEnabled (disabling),
+// DeleteUser, every credential change of TOTPStore, RecoveryCodeStore and
+// PasskeyStore, FactorResetter.ResetFactors and MailStore.ResetPassword as
+// all of the user's. A deletion left out of the log lets another instance
+// that cached the session trust it for up to Config.CacheMaxAge more.
+// Only DeleteExpiredSessions logs nothing: every instance refuses an
+// expired session without being told.
 type RevocationWatcher interface {
 	// WatchRevocations calls fn for every revocation committed after it
 	// started, from any process, until ctx is done. It returns ctx.Err()

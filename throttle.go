@@ -83,7 +83,8 @@ type ThrottleConfig struct {
 
 // ThrottleStoreProvider is an optional ability of a Store: keeping the
 // account and device counters with the accounts, so that every instance
-// counts together and a restart does not forget a lock.
+// counts together and a restart does not forget a lock. A store that is
+// one deletes counters idle for a week in Store.DeleteExpiredSessions.
 type ThrottleStoreProvider interface {
 	Throttle() throttle.Store
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -77,13 +78,27 @@ func passkeyInfo(p Passkey) PasskeyInfo {
 	return pi
 }
 
-// totpReady returns the factor store when TOTP can run at all.
-func (s *Service) totpReady() (FactorStore, error) {
-	fs, err := s.factorStore()
+// totpReady returns the store's TOTPStore when TOTP can run at all: with
+// Config.TOTP and Config.SecretKey.
+func (s *Service) totpReady() (TOTPStore, error) {
+	ts, err := s.totpStore()
 	if err != nil || s.totp == nil || len(s.secretKey) == 0 {
 		return nil, ErrFactorUnavailable
 	}
-	return fs, nil
+	return ts, nil
+}
+
+// confirmedTOTP reports whether the user's TOTP factor is on, and returns
+// it.
+func confirmedTOTP(ctx context.Context, ts TOTPStore, userID int64) (TOTPFactor, bool, error) {
+	f, err := ts.TOTP(ctx, userID)
+	if errors.Is(err, ErrFactorNotFound) {
+		return TOTPFactor{}, false, nil
+	}
+	if err != nil {
+		return TOTPFactor{}, false, err
+	}
+	return f, f.Confirmed, nil
 }
 
 // Factors returns the second factors of the token's user.
@@ -97,30 +112,33 @@ func (s *Service) Factors(ctx context.Context, token Token) (FactorStatus, error
 	return s.factorStatus(ctx, user.ID)
 }
 
+// factorStatus reads each kind of factor the store keeps: a factor of a
+// kind this server does not offer (no verifier configured) is still
+// listed, so that its owner can remove it.
 func (s *Service) factorStatus(ctx context.Context, userID int64) (FactorStatus, error) {
 	st := FactorStatus{Passkeys: []PasskeyInfo{}}
-	fs, err := s.factorStore()
-	if err != nil {
-		return st, nil
-	}
-	st.TOTPAvailable = s.totp != nil && len(s.secretKey) > 0
-	st.PasskeysAvailable = s.passkeys != nil
-	f, ok, err := fs.TOTP(ctx, userID)
-	if err != nil {
-		return st, s.unavailable(ctx, "factors", err)
-	}
-	st.TOTP = ok && f.Confirmed
-	if st.TOTP {
-		if st.RecoveryCodesLeft, err = fs.RecoveryCodesLeft(ctx, userID); err != nil {
+	if ts, err := s.totpStore(); err == nil {
+		st.TOTPAvailable = s.TOTPAvailable()
+		_, on, err := confirmedTOTP(ctx, ts, userID)
+		if err != nil {
 			return st, s.unavailable(ctx, "factors", err)
 		}
+		st.TOTP = on
+		if on {
+			if st.RecoveryCodesLeft, err = ts.RecoveryCodesLeft(ctx, userID); err != nil {
+				return st, s.unavailable(ctx, "factors", err)
+			}
+		}
 	}
-	pks, err := fs.Passkeys(ctx, userID)
-	if err != nil {
-		return st, s.unavailable(ctx, "factors", err)
-	}
-	for _, p := range pks {
-		st.Passkeys = append(st.Passkeys, passkeyInfo(p))
+	if ps, err := s.passkeyStore(); err == nil {
+		st.PasskeysAvailable = s.PasskeysAvailable()
+		pks, err := ps.Passkeys(ctx, userID)
+		if err != nil {
+			return st, s.unavailable(ctx, "factors", err)
+		}
+		for _, p := range pks {
+			st.Passkeys = append(st.Passkeys, passkeyInfo(p))
+		}
 	}
 	return st, nil
 }
@@ -132,7 +150,7 @@ func (s *Service) factorStatus(ctx context.Context, userID int64) (FactorStatus,
 // Errors: ErrReauthRequired; ErrFactorExists when TOTP is already on;
 // ErrFactorUnavailable; ErrInvalidSession; ErrUnavailable.
 func (s *Service) EnrollTOTP(ctx context.Context, token Token) (TOTPEnrollment, error) {
-	fs, _, user, err := s.factorAction(ctx, token, s.totpReady)
+	ts, _, user, err := factorAction(ctx, s, token, s.totpReady)
 	if err != nil {
 		return TOTPEnrollment{}, err
 	}
@@ -148,12 +166,12 @@ func (s *Service) EnrollTOTP(ctx context.Context, token Token) (TOTPEnrollment, 
 	if err != nil {
 		return TOTPEnrollment{}, err
 	}
-	ok, err := fs.SetPendingTOTP(ctx, user.ID, sealed, s.now().UTC().Truncate(time.Millisecond))
+	err = ts.SetPendingTOTP(ctx, user.ID, sealed, s.now().UTC().Truncate(time.Millisecond))
+	if errors.Is(err, ErrFactorExists) {
+		return TOTPEnrollment{}, ErrFactorExists
+	}
 	if err != nil {
 		return TOTPEnrollment{}, s.unavailable(ctx, "enroll totp", err)
-	}
-	if !ok {
-		return TOTPEnrollment{}, ErrFactorExists
 	}
 	s.audit(ctx, slog.LevelInfo, EventFactor, user.Username, "totp_enrolling", slog.Int64("user_id", user.ID))
 	return TOTPEnrollment{Secret: secret, URL: url, QRCode: qr}, nil
@@ -169,16 +187,16 @@ func (s *Service) EnrollTOTP(ctx context.Context, token Token) (TOTPEnrollment, 
 // ErrReauthRequired; a *RateLimitError; ErrFactorUnavailable;
 // ErrInvalidSession; ErrUnavailable.
 func (s *Service) ConfirmTOTP(ctx context.Context, token Token, code string) ([]string, error) {
-	fs, sess, user, err := s.factorAction(ctx, token, s.totpReady)
+	ts, sess, user, err := factorAction(ctx, s, token, s.totpReady)
 	if err != nil {
 		return nil, err
 	}
-	f, ok, err := fs.TOTP(ctx, user.ID)
+	f, err := ts.TOTP(ctx, user.ID)
+	if errors.Is(err, ErrFactorNotFound) || (err == nil && f.Confirmed) {
+		return nil, ErrFactorNotFound
+	}
 	if err != nil {
 		return nil, s.unavailable(ctx, "confirm totp", err)
-	}
-	if !ok || f.Confirmed {
-		return nil, ErrFactorNotFound
 	}
 	ip, err := s.clientIP(ctx, "ConfirmTOTP")
 	if err != nil {
@@ -203,12 +221,12 @@ func (s *Service) ConfirmTOTP(ctx context.Context, token Token, code string) ([]
 	if err != nil {
 		return nil, err
 	}
-	n, ok, err := fs.ConfirmTOTP(ctx, user.ID, f.Sealed, step, hashes, &sess.TokenHash)
+	n, err := ts.ConfirmTOTP(ctx, user.ID, f.Sealed, step, hashes, &sess.TokenHash)
+	if errors.Is(err, ErrFactorNotFound) {
+		return nil, ErrFactorNotFound // replaced or removed meanwhile
+	}
 	if err != nil {
 		return nil, s.unavailable(ctx, "confirm totp", err)
-	}
-	if !ok {
-		return nil, ErrFactorNotFound // replaced or removed meanwhile
 	}
 	s.credentialsChanged(ctx, user, "totp_on", n)
 	s.recordActivity(ctx, user.ID, ActivityFactorAdded, sess.PublicID, "authenticator app")
@@ -221,16 +239,16 @@ func (s *Service) ConfirmTOTP(ctx context.Context, token Token, code string) ([]
 // Errors: ErrFactorNotFound when TOTP is not on; ErrReauthRequired;
 // ErrFactorUnavailable; ErrInvalidSession; ErrUnavailable.
 func (s *Service) DisableTOTP(ctx context.Context, token Token) error {
-	fs, sess, user, err := s.factorAction(ctx, token, s.factorStore)
+	ts, sess, user, err := factorAction(ctx, s, token, s.totpStore)
 	if err != nil {
 		return err
 	}
-	n, ok, err := fs.RemoveTOTP(ctx, user.ID, &sess.TokenHash)
+	n, err := ts.RemoveTOTP(ctx, user.ID, &sess.TokenHash)
+	if errors.Is(err, ErrFactorNotFound) {
+		return ErrFactorNotFound
+	}
 	if err != nil {
 		return s.unavailable(ctx, "disable totp", err)
-	}
-	if !ok {
-		return ErrFactorNotFound
 	}
 	s.endDeviceTrust(ctx, user, true, "totp_off")
 	s.credentialsChanged(ctx, user, "totp_off", n)
@@ -245,22 +263,22 @@ func (s *Service) DisableTOTP(ctx context.Context, token Token) error {
 // Errors: ErrFactorNotFound when TOTP is not on; ErrReauthRequired;
 // ErrFactorUnavailable; ErrInvalidSession; ErrUnavailable.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, token Token) ([]string, error) {
-	fs, sess, user, err := s.factorAction(ctx, token, s.totpReady)
+	ts, sess, user, err := factorAction(ctx, s, token, s.totpReady)
 	if err != nil {
 		return nil, err
 	}
-	f, ok, err := fs.TOTP(ctx, user.ID)
+	_, on, err := confirmedTOTP(ctx, ts, user.ID)
 	if err != nil {
 		return nil, s.unavailable(ctx, "recovery codes", err)
 	}
-	if !ok || !f.Confirmed {
+	if !on {
 		return nil, ErrFactorNotFound
 	}
 	codes, hashes, err := s.newRecoveryCodes(user.ID)
 	if err != nil {
 		return nil, err
 	}
-	n, err := fs.ReplaceRecoveryCodes(ctx, user.ID, hashes, &sess.TokenHash)
+	n, err := ts.ReplaceRecoveryCodes(ctx, user.ID, hashes, &sess.TokenHash)
 	if err != nil {
 		return nil, s.unavailable(ctx, "recovery codes", err)
 	}

@@ -10,11 +10,9 @@ import (
 	"github.com/localauth/localauth"
 )
 
-var _ localauth.FactorStore = (*Store)(nil)
-
 // credentialChange advances the user's credential version and ends every
-// session of the user but keep, inside tx: what every change of a factor
-// does (see localauth.FactorStore). The update locks the user's row, so a
+// session of the user but keep, logging them, inside tx: what every change
+// of a factor does (a credential change, see localauth.Store). The update locks the user's row, so a
 // login inserting a session (which reads it FOR SHARE) waits for it or is
 // seen by it.
 func credentialChange(ctx context.Context, tx pgx.Tx, userID int64, keep *localauth.TokenHash) (int, error) {
@@ -36,50 +34,56 @@ func credentialChange(ctx context.Context, tx pgx.Tx, userID int64, keep *locala
 	return int(tag.RowsAffected()), logRevocation(ctx, tx, userID, nil)
 }
 
-// TOTP implements localauth.FactorStore.
-func (s *Store) TOTP(ctx context.Context, userID int64) (localauth.TOTPFactor, bool, error) {
+// TOTP implements localauth.TOTPStore.
+func (s *Store) TOTP(ctx context.Context, userID int64) (localauth.TOTPFactor, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	var f localauth.TOTPFactor
 	err := s.pool.QueryRow(ctx, `SELECT sealed, confirmed, last_step FROM totp WHERE user_id = $1`, userID).
 		Scan(&f.Sealed, &f.Confirmed, &f.LastStep)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return localauth.TOTPFactor{}, false, nil
+	if err != nil {
+		return localauth.TOTPFactor{}, notFound(err, localauth.ErrFactorNotFound)
 	}
-	return f, err == nil, err
+	return f, nil
 }
 
-// SetPendingTOTP implements localauth.FactorStore.
-func (s *Store) SetPendingTOTP(ctx context.Context, userID int64, sealed []byte, at time.Time) (bool, error) {
+// SetPendingTOTP implements localauth.TOTPStore.
+func (s *Store) SetPendingTOTP(ctx context.Context, userID int64, sealed []byte, at time.Time) error {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	tag, err := s.pool.Exec(ctx,
 		`INSERT INTO totp (user_id, sealed, confirmed, last_step, created_at) VALUES ($1, $2, false, 0, $3)
 		 ON CONFLICT (user_id) DO UPDATE SET sealed = excluded.sealed, created_at = excluded.created_at WHERE NOT totp.confirmed`,
 		userID, sealed, at)
-	if isForeignKey(err) {
-		return false, localauth.ErrUserNotFound
+	switch {
+	case isForeignKey(err):
+		return localauth.ErrUserNotFound
+	case err != nil:
+		return err
+	case tag.RowsAffected() == 0:
+		return localauth.ErrFactorExists
 	}
-	return tag.RowsAffected() == 1, err
+	return nil
 }
 
-// ConfirmTOTP implements localauth.FactorStore.
-func (s *Store) ConfirmTOTP(ctx context.Context, userID int64, sealed []byte, step int64, hashes [][]byte, keep *localauth.TokenHash) (int, bool, error) {
+// ConfirmTOTP implements localauth.TOTPStore.
+func (s *Store) ConfirmTOTP(ctx context.Context, userID int64, sealed []byte, step int64, hashes [][]byte, keep *localauth.TokenHash) (int, error) {
 	var n int
-	ok := false
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE totp SET confirmed = true, last_step = $1 WHERE user_id = $2 AND NOT confirmed AND sealed = $3`, step, userID, sealed)
-		if err != nil || tag.RowsAffected() != 1 {
+		if err != nil {
 			return err
 		}
-		ok = true
+		if tag.RowsAffected() == 0 {
+			return localauth.ErrFactorNotFound
+		}
 		if err := replaceRecovery(ctx, tx, userID, hashes); err != nil {
 			return err
 		}
 		n, err = credentialChange(ctx, tx, userID, keep)
 		return err
 	})
-	return n, ok, err
+	return n, err
 }
 
 func replaceRecovery(ctx context.Context, tx pgx.Tx, userID int64, hashes [][]byte) error {
@@ -96,7 +100,7 @@ func replaceRecovery(ctx context.Context, tx pgx.Tx, userID int64, hashes [][]by
 	return err
 }
 
-// UseTOTPStep implements localauth.FactorStore.
+// UseTOTPStep implements localauth.TOTPStore.
 func (s *Store) UseTOTPStep(ctx context.Context, userID int64, step int64) (bool, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
@@ -104,12 +108,12 @@ func (s *Store) UseTOTPStep(ctx context.Context, userID int64, step int64) (bool
 	return tag.RowsAffected() == 1, err
 }
 
-// RemoveTOTP implements localauth.FactorStore.
-func (s *Store) RemoveTOTP(ctx context.Context, userID int64, keep *localauth.TokenHash) (int, bool, error) {
+// RemoveTOTP implements localauth.TOTPStore. Its transaction commits the
+// deletion of a pending factor before the answer, ErrFactorNotFound.
+func (s *Store) RemoveTOTP(ctx context.Context, userID int64, keep *localauth.TokenHash) (int, error) {
 	var n int
-	ok := false
+	confirmed := false
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var confirmed bool
 		err := tx.QueryRow(ctx, `DELETE FROM totp WHERE user_id = $1 RETURNING confirmed`, userID).Scan(&confirmed)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !confirmed) {
 			return nil
@@ -117,17 +121,19 @@ func (s *Store) RemoveTOTP(ctx context.Context, userID int64, keep *localauth.To
 		if err != nil {
 			return err
 		}
-		ok = true
 		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID); err != nil {
 			return err
 		}
 		n, err = credentialChange(ctx, tx, userID, keep)
 		return err
 	})
-	return n, ok, err
+	if err == nil && !confirmed {
+		err = localauth.ErrFactorNotFound
+	}
+	return n, err
 }
 
-// ReplaceRecoveryCodes implements localauth.FactorStore.
+// ReplaceRecoveryCodes implements localauth.RecoveryCodeStore.
 func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID int64, hashes [][]byte, keep *localauth.TokenHash) (int, error) {
 	var n int
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -141,7 +147,7 @@ func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID int64, hashes [
 	return n, err
 }
 
-// UseRecoveryCode implements localauth.FactorStore.
+// UseRecoveryCode implements localauth.RecoveryCodeStore.
 func (s *Store) UseRecoveryCode(ctx context.Context, userID int64, hash []byte) (bool, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
@@ -149,7 +155,7 @@ func (s *Store) UseRecoveryCode(ctx context.Context, userID int64, hash []byte) 
 	return tag.RowsAffected() == 1, err
 }
 
-// RecoveryCodesLeft implements localauth.FactorStore.
+// RecoveryCodesLeft implements localauth.RecoveryCodeStore.
 func (s *Store) RecoveryCodesLeft(ctx context.Context, userID int64) (int, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
@@ -158,7 +164,7 @@ func (s *Store) RecoveryCodesLeft(ctx context.Context, userID int64) (int, error
 	return n, err
 }
 
-// AddPasskey implements localauth.FactorStore.
+// AddPasskey implements localauth.PasskeyStore.
 func (s *Store) AddPasskey(ctx context.Context, p localauth.Passkey, keep *localauth.TokenHash) (int, error) {
 	var n int
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -199,7 +205,7 @@ func scanPasskey(r pgx.Row) (localauth.Passkey, error) {
 	return p, err
 }
 
-// Passkeys implements localauth.FactorStore.
+// Passkeys implements localauth.PasskeyStore.
 func (s *Store) Passkeys(ctx context.Context, userID int64) ([]localauth.Passkey, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
@@ -210,18 +216,18 @@ func (s *Store) Passkeys(ctx context.Context, userID int64) ([]localauth.Passkey
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (localauth.Passkey, error) { return scanPasskey(r) })
 }
 
-// PasskeyByCredentialID implements localauth.FactorStore.
-func (s *Store) PasskeyByCredentialID(ctx context.Context, credentialID []byte) (localauth.Passkey, bool, error) {
+// PasskeyByCredentialID implements localauth.PasskeyStore.
+func (s *Store) PasskeyByCredentialID(ctx context.Context, credentialID []byte) (localauth.Passkey, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	p, err := scanPasskey(s.pool.QueryRow(ctx, `SELECT `+passkeyColumns+` FROM passkeys WHERE credential_id = $1`, credentialID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return localauth.Passkey{}, false, nil
+	if err != nil {
+		return localauth.Passkey{}, notFound(err, localauth.ErrFactorNotFound)
 	}
-	return p, err == nil, err
+	return p, nil
 }
 
-// RecordPasskeyUse implements localauth.FactorStore.
+// RecordPasskeyUse implements localauth.PasskeyStore.
 func (s *Store) RecordPasskeyUse(ctx context.Context, credentialID []byte, signCount uint32, at time.Time) error {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
@@ -229,23 +235,24 @@ func (s *Store) RecordPasskeyUse(ctx context.Context, credentialID []byte, signC
 	return err
 }
 
-// RemovePasskey implements localauth.FactorStore.
-func (s *Store) RemovePasskey(ctx context.Context, userID int64, id string, keep *localauth.TokenHash) (int, bool, error) {
+// RemovePasskey implements localauth.PasskeyStore.
+func (s *Store) RemovePasskey(ctx context.Context, userID int64, id string, keep *localauth.TokenHash) (int, error) {
 	var n int
-	ok := false
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM passkeys WHERE user_id = $1 AND public_id = $2`, userID, id)
-		if err != nil || tag.RowsAffected() != 1 {
+		if err != nil {
 			return err
 		}
-		ok = true
+		if tag.RowsAffected() == 0 {
+			return localauth.ErrFactorNotFound
+		}
 		n, err = credentialChange(ctx, tx, userID, keep)
 		return err
 	})
-	return n, ok, err
+	return n, err
 }
 
-// ResetFactors implements localauth.FactorStore.
+// ResetFactors implements localauth.FactorResetter.
 func (s *Store) ResetFactors(ctx context.Context, userID int64) (int, error) {
 	var n int
 	err := s.inTx(ctx, func(tx pgx.Tx) error {

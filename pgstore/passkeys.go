@@ -10,7 +10,7 @@ import (
 	"github.com/localauth/localauth"
 )
 
-// SuspendPasskey implements localauth.FactorStore.
+// SuspendPasskey implements localauth.PasskeyStore.
 func (s *Store) SuspendPasskey(ctx context.Context, credentialID []byte, at time.Time) error {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
@@ -18,23 +18,24 @@ func (s *Store) SuspendPasskey(ctx context.Context, credentialID []byte, at time
 	return err
 }
 
-// ConfirmPasskey implements localauth.FactorStore.
-func (s *Store) ConfirmPasskey(ctx context.Context, userID int64, id string, keep *localauth.TokenHash) (int, bool, error) {
+// ConfirmPasskey implements localauth.PasskeyStore.
+func (s *Store) ConfirmPasskey(ctx context.Context, userID int64, id string, keep *localauth.TokenHash) (int, error) {
 	var n int
-	ok := false
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE passkeys SET suspended_at = NULL WHERE user_id = $1 AND public_id = $2 AND suspended_at IS NOT NULL`, userID, id)
-		if err != nil || tag.RowsAffected() != 1 {
+		if err != nil {
 			return err
 		}
-		ok = true
+		if tag.RowsAffected() == 0 {
+			return localauth.ErrFactorNotFound
+		}
 		n, err = credentialChange(ctx, tx, userID, keep)
 		return err
 	})
-	return n, ok, err
+	return n, err
 }
 
-// PasskeyHandle implements localauth.FactorStore.
+// PasskeyHandle implements localauth.PasskeyStore.
 func (s *Store) PasskeyHandle(ctx context.Context, userID int64, fresh []byte) ([]byte, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()

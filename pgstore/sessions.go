@@ -189,7 +189,9 @@ func (s *Store) Sessions(ctx context.Context, userID int64) ([]localauth.Session
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (localauth.Session, error) { return scanSession(r) })
 }
 
-// DeleteExpiredSessions implements localauth.Store.
+// DeleteExpiredSessions implements localauth.Store: the sessions, and, as
+// a DeviceStore and ThrottleStoreProvider, expired devices and idle
+// counters.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now, idleBefore time.Time) (int, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -202,9 +204,6 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now, idleBefore time.
 			return err
 		}
 		n = tag.RowsAffected()
-		if _, err = tx.Exec(ctx, `DELETE FROM handoffs WHERE expires_at <= $1`, now); err != nil {
-			return err
-		}
 		if _, err = tx.Exec(ctx, `DELETE FROM devices WHERE expires_at <= $1`, now); err != nil {
 			return err
 		}
@@ -215,7 +214,7 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now, idleBefore time.
 	return int(n), err
 }
 
-// CreateHandoff implements localauth.Store.
+// CreateHandoff implements localauth.HandoffStore.
 func (s *Store) CreateHandoff(ctx context.Context, h localauth.Handoff) error {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
@@ -224,7 +223,7 @@ func (s *Store) CreateHandoff(ctx context.Context, h localauth.Handoff) error {
 	return err
 }
 
-// TakeHandoff implements localauth.Store.
+// TakeHandoff implements localauth.HandoffStore.
 func (s *Store) TakeHandoff(ctx context.Context, codeHash localauth.TokenHash, now time.Time) (localauth.Handoff, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
@@ -232,11 +231,19 @@ func (s *Store) TakeHandoff(ctx context.Context, codeHash localauth.TokenHash, n
 	err := s.pool.QueryRow(ctx, `DELETE FROM handoffs WHERE code_hash = $1 RETURNING sealed, expires_at`, codeHash[:]).
 		Scan(&h.Sealed, &h.ExpiresAt)
 	if err != nil {
-		return localauth.Handoff{}, notFound(err, localauth.ErrInvalidSession)
+		return localauth.Handoff{}, notFound(err, localauth.ErrHandoffNotFound)
 	}
 	h.ExpiresAt = utc(h.ExpiresAt)
 	if !now.Before(h.ExpiresAt) {
-		return localauth.Handoff{}, localauth.ErrInvalidSession
+		return localauth.Handoff{}, localauth.ErrHandoffNotFound
 	}
 	return h, nil
+}
+
+// DeleteExpiredHandoffs implements localauth.HandoffStore.
+func (s *Store) DeleteExpiredHandoffs(ctx context.Context, now time.Time) (int, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `DELETE FROM handoffs WHERE expires_at <= $1`, now)
+	return int(tag.RowsAffected()), err
 }

@@ -9,11 +9,9 @@ import (
 	"github.com/localauth/localauth"
 )
 
-var _ localauth.FactorStore = (*Store)(nil)
-
 // credentialChange advances the user's credential version and ends every
-// session of the user but keep, inside tx: what every change of a factor
-// does (see localauth.FactorStore).
+// session of the user but keep, logging them, inside tx: what every change
+// of a factor does (a credential change, see localauth.Store).
 func (s *Store) credentialChange(ctx context.Context, tx *sql.Tx, userID int64, keep *localauth.TokenHash) (int, error) {
 	res, err := tx.ExecContext(ctx, `UPDATE users SET credential_version = credential_version + 1 WHERE id = ?`, userID)
 	if err != nil {
@@ -34,53 +32,50 @@ func (s *Store) credentialChange(ctx context.Context, tx *sql.Tx, userID int64, 
 	return int(n), s.logRevocation(ctx, tx, userID, nil)
 }
 
-// TOTP implements localauth.FactorStore.
-func (s *Store) TOTP(ctx context.Context, userID int64) (localauth.TOTPFactor, bool, error) {
+// TOTP implements localauth.TOTPStore.
+func (s *Store) TOTP(ctx context.Context, userID int64) (localauth.TOTPFactor, error) {
 	var f localauth.TOTPFactor
 	err := s.read.QueryRowContext(ctx, `SELECT sealed, confirmed, last_step FROM totp WHERE user_id = ?`, userID).
 		Scan(&f.Sealed, &f.Confirmed, &f.LastStep)
-	if errors.Is(err, sql.ErrNoRows) {
-		return localauth.TOTPFactor{}, false, nil
+	if err != nil {
+		return localauth.TOTPFactor{}, notFound(err, localauth.ErrFactorNotFound)
 	}
-	return f, err == nil, err
+	return f, nil
 }
 
-// SetPendingTOTP implements localauth.FactorStore.
-func (s *Store) SetPendingTOTP(ctx context.Context, userID int64, sealed []byte, at time.Time) (bool, error) {
+// SetPendingTOTP implements localauth.TOTPStore.
+func (s *Store) SetPendingTOTP(ctx context.Context, userID int64, sealed []byte, at time.Time) error {
 	res, err := s.write.ExecContext(ctx,
 		`INSERT INTO totp (user_id, sealed, confirmed, last_step, created_at) VALUES (?, ?, 0, 0, ?)
 		 ON CONFLICT (user_id) DO UPDATE SET sealed = excluded.sealed, created_at = excluded.created_at WHERE confirmed = 0`,
 		userID, sealed, ms(at))
 	if isForeignKey(err) {
-		return false, localauth.ErrUserNotFound
+		return localauth.ErrUserNotFound
 	}
 	if err != nil {
-		return false, err
+		return err
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return oneRow(res, localauth.ErrFactorExists)
 }
 
-// ConfirmTOTP implements localauth.FactorStore.
-func (s *Store) ConfirmTOTP(ctx context.Context, userID int64, sealed []byte, step int64, hashes [][]byte, keep *localauth.TokenHash) (int, bool, error) {
+// ConfirmTOTP implements localauth.TOTPStore.
+func (s *Store) ConfirmTOTP(ctx context.Context, userID int64, sealed []byte, step int64, hashes [][]byte, keep *localauth.TokenHash) (int, error) {
 	var n int
-	ok := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE totp SET confirmed = 1, last_step = ? WHERE user_id = ? AND confirmed = 0 AND sealed = ?`, step, userID, sealed)
 		if err != nil {
 			return err
 		}
-		if c, _ := res.RowsAffected(); c != 1 {
-			return nil
+		if err := oneRow(res, localauth.ErrFactorNotFound); err != nil {
+			return err
 		}
-		ok = true
 		if err := replaceRecovery(ctx, tx, userID, hashes); err != nil {
 			return err
 		}
 		n, err = s.credentialChange(ctx, tx, userID, keep)
 		return err
 	})
-	return n, ok, err
+	return n, err
 }
 
 func replaceRecovery(ctx context.Context, tx *sql.Tx, userID int64, hashes [][]byte) error {
@@ -98,7 +93,7 @@ func replaceRecovery(ctx context.Context, tx *sql.Tx, userID int64, hashes [][]b
 	return nil
 }
 
-// UseTOTPStep implements localauth.FactorStore.
+// UseTOTPStep implements localauth.TOTPStore.
 func (s *Store) UseTOTPStep(ctx context.Context, userID int64, step int64) (bool, error) {
 	res, err := s.write.ExecContext(ctx, `UPDATE totp SET last_step = ? WHERE user_id = ? AND confirmed = 1 AND last_step < ?`, step, userID, step)
 	if err != nil {
@@ -108,12 +103,12 @@ func (s *Store) UseTOTPStep(ctx context.Context, userID int64, step int64) (bool
 	return n == 1, err
 }
 
-// RemoveTOTP implements localauth.FactorStore.
-func (s *Store) RemoveTOTP(ctx context.Context, userID int64, keep *localauth.TokenHash) (int, bool, error) {
+// RemoveTOTP implements localauth.TOTPStore. Its transaction commits the
+// deletion of a pending factor before the answer, ErrFactorNotFound.
+func (s *Store) RemoveTOTP(ctx context.Context, userID int64, keep *localauth.TokenHash) (int, error) {
 	var n int
-	ok := false
+	confirmed := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var confirmed bool
 		err := tx.QueryRowContext(ctx, `DELETE FROM totp WHERE user_id = ? RETURNING confirmed`, userID).Scan(&confirmed)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && !confirmed) {
 			return nil
@@ -121,17 +116,19 @@ func (s *Store) RemoveTOTP(ctx context.Context, userID int64, keep *localauth.To
 		if err != nil {
 			return err
 		}
-		ok = true
 		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = ?`, userID); err != nil {
 			return err
 		}
 		n, err = s.credentialChange(ctx, tx, userID, keep)
 		return err
 	})
-	return n, ok, err
+	if err == nil && !confirmed {
+		err = localauth.ErrFactorNotFound
+	}
+	return n, err
 }
 
-// ReplaceRecoveryCodes implements localauth.FactorStore.
+// ReplaceRecoveryCodes implements localauth.RecoveryCodeStore.
 func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID int64, hashes [][]byte, keep *localauth.TokenHash) (int, error) {
 	var n int
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -145,7 +142,7 @@ func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID int64, hashes [
 	return n, err
 }
 
-// UseRecoveryCode implements localauth.FactorStore.
+// UseRecoveryCode implements localauth.RecoveryCodeStore.
 func (s *Store) UseRecoveryCode(ctx context.Context, userID int64, hash []byte) (bool, error) {
 	res, err := s.write.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = ? AND code_hash = ?`, userID, hash)
 	if err != nil {
@@ -155,14 +152,14 @@ func (s *Store) UseRecoveryCode(ctx context.Context, userID int64, hash []byte) 
 	return n == 1, err
 }
 
-// RecoveryCodesLeft implements localauth.FactorStore.
+// RecoveryCodesLeft implements localauth.RecoveryCodeStore.
 func (s *Store) RecoveryCodesLeft(ctx context.Context, userID int64) (int, error) {
 	var n int
 	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM recovery_codes WHERE user_id = ?`, userID).Scan(&n)
 	return n, err
 }
 
-// AddPasskey implements localauth.FactorStore.
+// AddPasskey implements localauth.PasskeyStore.
 func (s *Store) AddPasskey(ctx context.Context, p localauth.Passkey, keep *localauth.TokenHash) (int, error) {
 	var n int
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -203,7 +200,7 @@ func scanPasskey(r scanner) (localauth.Passkey, error) {
 	return p, err
 }
 
-// Passkeys implements localauth.FactorStore.
+// Passkeys implements localauth.PasskeyStore.
 func (s *Store) Passkeys(ctx context.Context, userID int64) ([]localauth.Passkey, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT `+passkeyColumns+` FROM passkeys WHERE user_id = ? ORDER BY id`, userID)
 	if err != nil {
@@ -221,41 +218,39 @@ func (s *Store) Passkeys(ctx context.Context, userID int64) ([]localauth.Passkey
 	return out, rows.Err()
 }
 
-// PasskeyByCredentialID implements localauth.FactorStore.
-func (s *Store) PasskeyByCredentialID(ctx context.Context, credentialID []byte) (localauth.Passkey, bool, error) {
+// PasskeyByCredentialID implements localauth.PasskeyStore.
+func (s *Store) PasskeyByCredentialID(ctx context.Context, credentialID []byte) (localauth.Passkey, error) {
 	p, err := scanPasskey(s.read.QueryRowContext(ctx, `SELECT `+passkeyColumns+` FROM passkeys WHERE credential_id = ?`, credentialID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return localauth.Passkey{}, false, nil
+	if err != nil {
+		return localauth.Passkey{}, notFound(err, localauth.ErrFactorNotFound)
 	}
-	return p, err == nil, err
+	return p, nil
 }
 
-// RecordPasskeyUse implements localauth.FactorStore.
+// RecordPasskeyUse implements localauth.PasskeyStore.
 func (s *Store) RecordPasskeyUse(ctx context.Context, credentialID []byte, signCount uint32, at time.Time) error {
 	_, err := s.write.ExecContext(ctx, `UPDATE passkeys SET sign_count = ?, last_used_at = ? WHERE credential_id = ?`, int64(signCount), ms(at), credentialID)
 	return err
 }
 
-// RemovePasskey implements localauth.FactorStore.
-func (s *Store) RemovePasskey(ctx context.Context, userID int64, id string, keep *localauth.TokenHash) (int, bool, error) {
+// RemovePasskey implements localauth.PasskeyStore.
+func (s *Store) RemovePasskey(ctx context.Context, userID int64, id string, keep *localauth.TokenHash) (int, error) {
 	var n int
-	ok := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM passkeys WHERE user_id = ? AND public_id = ?`, userID, id)
 		if err != nil {
 			return err
 		}
-		if c, _ := res.RowsAffected(); c != 1 {
-			return nil
+		if err := oneRow(res, localauth.ErrFactorNotFound); err != nil {
+			return err
 		}
-		ok = true
 		n, err = s.credentialChange(ctx, tx, userID, keep)
 		return err
 	})
-	return n, ok, err
+	return n, err
 }
 
-// ResetFactors implements localauth.FactorStore.
+// ResetFactors implements localauth.FactorResetter.
 func (s *Store) ResetFactors(ctx context.Context, userID int64) (int, error) {
 	var n int
 	err := s.inTx(ctx, func(tx *sql.Tx) error {

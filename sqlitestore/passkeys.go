@@ -9,32 +9,30 @@ import (
 	"github.com/localauth/localauth"
 )
 
-// SuspendPasskey implements localauth.FactorStore.
+// SuspendPasskey implements localauth.PasskeyStore.
 func (s *Store) SuspendPasskey(ctx context.Context, credentialID []byte, at time.Time) error {
 	_, err := s.write.ExecContext(ctx, `UPDATE passkeys SET suspended_at = ? WHERE credential_id = ? AND suspended_at = 0`, ms(at), credentialID)
 	return err
 }
 
-// ConfirmPasskey implements localauth.FactorStore.
-func (s *Store) ConfirmPasskey(ctx context.Context, userID int64, id string, keep *localauth.TokenHash) (int, bool, error) {
+// ConfirmPasskey implements localauth.PasskeyStore.
+func (s *Store) ConfirmPasskey(ctx context.Context, userID int64, id string, keep *localauth.TokenHash) (int, error) {
 	var n int
-	ok := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE passkeys SET suspended_at = 0 WHERE user_id = ? AND public_id = ? AND suspended_at <> 0`, userID, id)
 		if err != nil {
 			return err
 		}
-		if c, _ := res.RowsAffected(); c != 1 {
-			return nil
+		if err := oneRow(res, localauth.ErrFactorNotFound); err != nil {
+			return err
 		}
-		ok = true
 		n, err = s.credentialChange(ctx, tx, userID, keep)
 		return err
 	})
-	return n, ok, err
+	return n, err
 }
 
-// PasskeyHandle implements localauth.FactorStore.
+// PasskeyHandle implements localauth.PasskeyStore.
 func (s *Store) PasskeyHandle(ctx context.Context, userID int64, fresh []byte) ([]byte, error) {
 	_, err := s.write.ExecContext(ctx, `INSERT INTO passkey_handles (user_id, handle) VALUES (?, ?) ON CONFLICT (user_id) DO NOTHING`, userID, fresh)
 	if isForeignKey(err) {

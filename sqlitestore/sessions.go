@@ -196,7 +196,9 @@ func (s *Store) Sessions(ctx context.Context, userID int64) ([]localauth.Session
 	return out, rows.Err()
 }
 
-// DeleteExpiredSessions implements localauth.Store.
+// DeleteExpiredSessions implements localauth.Store: the sessions, and, as
+// a DeviceStore and ThrottleStoreProvider, expired devices and idle
+// counters.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now, idleBefore time.Time) (int, error) {
 	idle := int64(0)
 	if !idleBefore.IsZero() {
@@ -210,9 +212,6 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now, idleBefore time.
 			return err
 		}
 		n, _ = res.RowsAffected()
-		if _, err = tx.ExecContext(ctx, `DELETE FROM handoffs WHERE expires_at <= ?`, ms(now)); err != nil {
-			return err
-		}
 		if _, err = tx.ExecContext(ctx, `DELETE FROM devices WHERE expires_at <= ?`, ms(now)); err != nil {
 			return err
 		}

@@ -57,7 +57,10 @@ type Options struct {
 var (
 	_ localauth.Store                 = (*Store)(nil)
 	_ localauth.HandoffStore          = (*Store)(nil)
-	_ localauth.FactorStore           = (*Store)(nil)
+	_ localauth.TOTPStore             = (*Store)(nil)
+	_ localauth.RecoveryCodeStore     = (*Store)(nil)
+	_ localauth.PasskeyStore          = (*Store)(nil)
+	_ localauth.FactorResetter        = (*Store)(nil)
 	_ localauth.DeviceStore           = (*Store)(nil)
 	_ localauth.ThrottleStoreProvider = (*Store)(nil)
 	_ localauth.RevocationWatcher     = (*Store)(nil)

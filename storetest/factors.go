@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,13 +14,15 @@ import (
 	"github.com/localauth/localauth"
 )
 
-func factorStore(t *testing.T, s localauth.Store) localauth.FactorStore {
+// ability returns s as the optional ability A, or skips the test when the
+// store does not have it.
+func ability[A any](t *testing.T, s localauth.Store) A {
 	t.Helper()
-	fs, ok := s.(localauth.FactorStore)
+	a, ok := s.(A)
 	if !ok {
-		t.Skip("the store keeps no second factors")
+		t.Skipf("the store is no %s", reflect.TypeFor[A]())
 	}
-	return fs
+	return a
 }
 
 func recoveryHashes(prefix string, n int) [][]byte {
@@ -51,34 +54,29 @@ func (h *harness) sessionsOf(t *testing.T, s localauth.Store, userID int64) int 
 // recovery codes are spent once.
 func testTOTPLifecycle(t *testing.T, h *harness) {
 	s := h.newStore(t)
-	fs := factorStore(t, s)
+	fs := ability[localauth.TOTPStore](t, s)
 	u := h.user(t, s, "tina")
 	keep := h.session(t, s, u.ID, t0, t0.Add(time.Hour))
 	h.session(t, s, u.ID, t0, t0.Add(time.Hour))
 
-	if _, ok, err := fs.TOTP(ctx, u.ID); err != nil || ok {
-		t.Fatalf("TOTP of a user without one: ok=%v err=%v, want false, nil", ok, err)
-	}
+	_, err := fs.TOTP(ctx, u.ID)
+	wantErr(t, "TOTP of a user without one", err, localauth.ErrFactorNotFound)
 	for _, sealed := range []string{"first", "second"} {
-		ok, err := fs.SetPendingTOTP(ctx, u.ID, []byte(sealed), t0)
-		if err != nil || !ok {
-			t.Fatalf("SetPendingTOTP(%s): ok=%v err=%v, want true", sealed, ok, err)
-		}
+		noErr(t, "SetPendingTOTP("+sealed+")", fs.SetPendingTOTP(ctx, u.ID, []byte(sealed), t0))
 	}
-	f, ok, err := fs.TOTP(ctx, u.ID)
-	if err != nil || !ok || f.Confirmed || string(f.Sealed) != "second" {
-		t.Fatalf("pending TOTP: got %+v ok=%v err=%v, want the second secret unconfirmed", f, ok, err)
+	f, err := fs.TOTP(ctx, u.ID)
+	if err != nil || f.Confirmed || string(f.Sealed) != "second" {
+		t.Fatalf("pending TOTP: got %+v err=%v, want the second secret unconfirmed", f, err)
 	}
 	v0 := h.version(t, s, u.ID)
-	if _, ok, err := fs.ConfirmTOTP(ctx, u.ID, []byte("first"), 100, recoveryHashes("a", 10), &keep.TokenHash); err != nil || ok {
-		t.Fatalf("ConfirmTOTP with a replaced secret: ok=%v err=%v, want false", ok, err)
-	}
+	_, err = fs.ConfirmTOTP(ctx, u.ID, []byte("first"), 100, recoveryHashes("a", 10), &keep.TokenHash)
+	wantErr(t, "ConfirmTOTP with a replaced secret", err, localauth.ErrFactorNotFound)
 	if got := h.version(t, s, u.ID); got != v0 {
 		t.Fatalf("a refused confirmation changed the credential version: got %d, want %d", got, v0)
 	}
-	n, ok, err := fs.ConfirmTOTP(ctx, u.ID, []byte("second"), 100, recoveryHashes("a", 10), &keep.TokenHash)
-	if err != nil || !ok || n != 1 {
-		t.Fatalf("ConfirmTOTP: ended=%d ok=%v err=%v, want 1, true", n, ok, err)
+	n, err := fs.ConfirmTOTP(ctx, u.ID, []byte("second"), 100, recoveryHashes("a", 10), &keep.TokenHash)
+	if err != nil || n != 1 {
+		t.Fatalf("ConfirmTOTP: ended=%d err=%v, want 1", n, err)
 	}
 	if got := h.version(t, s, u.ID); got <= v0 {
 		t.Fatalf("confirming TOTP left the credential version at %d, want above %d", got, v0)
@@ -89,10 +87,8 @@ func testTOTPLifecycle(t *testing.T, h *harness) {
 	if got := h.sessionsOf(t, s, u.ID); got != 1 {
 		t.Fatalf("sessions after confirming: got %d, want 1", got)
 	}
-	if ok, err := fs.SetPendingTOTP(ctx, u.ID, []byte("third"), t0); err != nil || ok {
-		t.Fatalf("SetPendingTOTP over a confirmed one: ok=%v err=%v, want false", ok, err)
-	}
-	f, _, _ = fs.TOTP(ctx, u.ID)
+	wantErr(t, "SetPendingTOTP over a confirmed one", fs.SetPendingTOTP(ctx, u.ID, []byte("third"), t0), localauth.ErrFactorExists)
+	f, _ = fs.TOTP(ctx, u.ID)
 	if !f.Confirmed || f.LastStep != 100 || string(f.Sealed) != "second" {
 		t.Fatalf("confirmed TOTP: got %+v, want confirmed, step 100, the second secret", f)
 	}
@@ -138,36 +134,40 @@ func testTOTPLifecycle(t *testing.T, h *harness) {
 	}
 
 	h.session(t, s, u.ID, t0, t0.Add(time.Hour))
-	n, ok, err = fs.RemoveTOTP(ctx, u.ID, &keep.TokenHash)
-	if err != nil || !ok || n != 1 {
-		t.Fatalf("RemoveTOTP: ended=%d ok=%v err=%v, want 1, true", n, ok, err)
+	n, err = fs.RemoveTOTP(ctx, u.ID, &keep.TokenHash)
+	if err != nil || n != 1 {
+		t.Fatalf("RemoveTOTP: ended=%d err=%v, want 1", n, err)
 	}
-	if _, ok, _ := fs.TOTP(ctx, u.ID); ok {
-		t.Fatal("TOTP still there after RemoveTOTP")
-	}
+	_, err = fs.TOTP(ctx, u.ID)
+	wantErr(t, "TOTP after RemoveTOTP", err, localauth.ErrFactorNotFound)
 	if left, _ := fs.RecoveryCodesLeft(ctx, u.ID); left != 0 {
 		t.Fatalf("recovery codes after RemoveTOTP: got %d, want 0", left)
 	}
-	if _, ok, err := fs.RemoveTOTP(ctx, u.ID, nil); err != nil || ok {
-		t.Fatalf("RemoveTOTP without one: ok=%v err=%v, want false", ok, err)
+	_, err = fs.RemoveTOTP(ctx, u.ID, nil)
+	wantErr(t, "RemoveTOTP without one", err, localauth.ErrFactorNotFound)
+	// A pending factor is not on: removing it answers ErrFactorNotFound,
+	// deletes it all the same and is no credential change.
+	noErr(t, "SetPendingTOTP", fs.SetPendingTOTP(ctx, u.ID, []byte("pending"), t0))
+	v2 := h.version(t, s, u.ID)
+	_, err = fs.RemoveTOTP(ctx, u.ID, nil)
+	wantErr(t, "RemoveTOTP of a pending one", err, localauth.ErrFactorNotFound)
+	_, err = fs.TOTP(ctx, u.ID)
+	wantErr(t, "TOTP after removing a pending one", err, localauth.ErrFactorNotFound)
+	if got := h.version(t, s, u.ID); got != v2 {
+		t.Fatalf("removing a pending factor changed the credential version: got %d, want %d", got, v2)
 	}
-	if _, err := fs.SetPendingTOTP(ctx, 987654, []byte("x"), t0); !errors.Is(err, localauth.ErrUserNotFound) {
-		t.Fatalf("SetPendingTOTP for a missing user: %v, want ErrUserNotFound", err)
-	}
+	wantErr(t, "SetPendingTOTP for a missing user", fs.SetPendingTOTP(ctx, 987654, []byte("x"), t0), localauth.ErrUserNotFound)
 }
 
 // testFactorsSpentOnce checks that concurrent uses of one TOTP step or one
 // recovery code succeed exactly once.
 func testFactorsSpentOnce(t *testing.T, h *harness) {
 	s := h.newStore(t)
-	fs := factorStore(t, s)
+	fs := ability[localauth.TOTPStore](t, s)
 	u := h.user(t, s, "rita")
-	_, err := fs.SetPendingTOTP(ctx, u.ID, []byte("sealed"), t0)
-	noErr(t, "SetPendingTOTP", err)
-	_, ok, err := fs.ConfirmTOTP(ctx, u.ID, []byte("sealed"), 10, recoveryHashes("r", 10), nil)
-	if err != nil || !ok {
-		t.Fatalf("ConfirmTOTP: ok=%v err=%v", ok, err)
-	}
+	noErr(t, "SetPendingTOTP", fs.SetPendingTOTP(ctx, u.ID, []byte("sealed"), t0))
+	_, err := fs.ConfirmTOTP(ctx, u.ID, []byte("sealed"), 10, recoveryHashes("r", 10), nil)
+	noErr(t, "ConfirmTOTP", err)
 	var steps, codes atomic.Int32
 	var wg sync.WaitGroup
 	for range 8 {
@@ -193,7 +193,7 @@ func testFactorsSpentOnce(t *testing.T, h *harness) {
 // sign count and last use are recorded.
 func testPasskeys(t *testing.T, h *harness) {
 	s := h.newStore(t)
-	fs := factorStore(t, s)
+	fs := ability[localauth.PasskeyStore](t, s)
 	u := h.user(t, s, "pia")
 	other := h.user(t, s, "paul")
 	keep := h.session(t, s, u.ID, t0, t0.Add(time.Hour))
@@ -233,62 +233,70 @@ func testPasskeys(t *testing.T, h *harness) {
 		t.Fatalf("passkey round trip: got %+v", got)
 	}
 	noErr(t, "RecordPasskeyUse", fs.RecordPasskeyUse(ctx, []byte("cred-1"), 7, t0.Add(time.Minute)))
-	p, ok, err := fs.PasskeyByCredentialID(ctx, []byte("cred-1"))
-	if err != nil || !ok || p.SignCount != 7 || !p.LastUsedAt.Equal(t0.Add(time.Minute).Truncate(time.Millisecond)) {
-		t.Fatalf("PasskeyByCredentialID after use: got %+v ok=%v err=%v", p, ok, err)
+	p, err := fs.PasskeyByCredentialID(ctx, []byte("cred-1"))
+	if err != nil || p.SignCount != 7 || !p.LastUsedAt.Equal(t0.Add(time.Minute).Truncate(time.Millisecond)) {
+		t.Fatalf("PasskeyByCredentialID after use: got %+v err=%v", p, err)
 	}
-	if _, ok, err := fs.PasskeyByCredentialID(ctx, []byte("nope")); err != nil || ok {
-		t.Fatalf("PasskeyByCredentialID of an unknown id: ok=%v err=%v", ok, err)
+	_, err = fs.PasskeyByCredentialID(ctx, []byte("nope"))
+	wantErr(t, "PasskeyByCredentialID of an unknown id", err, localauth.ErrFactorNotFound)
+	v2 := h.version(t, s, other.ID)
+	_, err = fs.RemovePasskey(ctx, other.ID, "passkey-public-01", nil)
+	wantErr(t, "RemovePasskey of another user's", err, localauth.ErrFactorNotFound)
+	if got := h.version(t, s, other.ID); got != v2 {
+		t.Fatal("a refused removal changed the credential version")
 	}
-	if _, ok, err := fs.RemovePasskey(ctx, other.ID, "passkey-public-01", nil); err != nil || ok {
-		t.Fatalf("RemovePasskey of another user's: ok=%v err=%v, want false", ok, err)
-	}
-	if _, ok, err := fs.RemovePasskey(ctx, u.ID, "passkey-public-01", &keep.TokenHash); err != nil || !ok {
-		t.Fatalf("RemovePasskey: ok=%v err=%v, want true", ok, err)
-	}
+	_, err = fs.RemovePasskey(ctx, u.ID, "passkey-public-01", &keep.TokenHash)
+	noErr(t, "RemovePasskey", err)
 	list, _ = fs.Passkeys(ctx, u.ID)
 	if len(list) != 1 || !bytes.Equal(list[0].CredentialID, []byte("cred-2")) {
 		t.Fatalf("Passkeys after removal: got %+v", list)
 	}
 	noErr(t, "DeleteUser", s.DeleteUser(ctx, u.ID))
-	if _, ok, _ := fs.PasskeyByCredentialID(ctx, []byte("cred-2")); ok {
-		t.Fatal("a deleted user's passkey is still there")
-	}
+	_, err = fs.PasskeyByCredentialID(ctx, []byte("cred-2"))
+	wantErr(t, "a deleted user's passkey", err, localauth.ErrFactorNotFound)
 }
 
-// testResetFactors checks the administrator's reset: every factor and
-// every session gone, one credential change.
+// testResetFactors checks the administrator's reset: every factor the
+// store keeps (TOTP with its recovery codes, passkeys: whichever abilities
+// it has) and every session gone, one credential change.
 func testResetFactors(t *testing.T, h *harness) {
 	s := h.newStore(t)
-	fs := factorStore(t, s)
+	fr := ability[localauth.FactorResetter](t, s)
+	ts, hasTOTP := s.(localauth.TOTPStore)
+	ps, hasPasskeys := s.(localauth.PasskeyStore)
 	u := h.user(t, s, "rosa")
-	_, err := fs.SetPendingTOTP(ctx, u.ID, []byte("sealed"), t0)
-	noErr(t, "SetPendingTOTP", err)
-	_, _, err = fs.ConfirmTOTP(ctx, u.ID, []byte("sealed"), 1, recoveryHashes("x", 10), nil)
-	noErr(t, "ConfirmTOTP", err)
-	_, err = fs.AddPasskey(ctx, localauth.Passkey{ID: "passkey-public-r1", UserID: u.ID, CredentialID: []byte("c"), Name: "k", Credential: []byte("{}"), CreatedAt: t0}, nil)
-	noErr(t, "AddPasskey", err)
+	if hasTOTP {
+		noErr(t, "SetPendingTOTP", ts.SetPendingTOTP(ctx, u.ID, []byte("sealed"), t0))
+		_, err := ts.ConfirmTOTP(ctx, u.ID, []byte("sealed"), 1, recoveryHashes("x", 10), nil)
+		noErr(t, "ConfirmTOTP", err)
+	}
+	if hasPasskeys {
+		_, err := ps.AddPasskey(ctx, localauth.Passkey{ID: "passkey-public-r1", UserID: u.ID, CredentialID: []byte("c"), Name: "k", Credential: []byte("{}"), CreatedAt: t0}, nil)
+		noErr(t, "AddPasskey", err)
+	}
 	h.session(t, s, u.ID, t0, t0.Add(time.Hour))
 	v0 := h.version(t, s, u.ID)
-	n, err := fs.ResetFactors(ctx, u.ID)
+	n, err := fr.ResetFactors(ctx, u.ID)
 	if err != nil || n != 1 {
 		t.Fatalf("ResetFactors: ended=%d err=%v, want 1", n, err)
 	}
-	if _, ok, _ := fs.TOTP(ctx, u.ID); ok {
-		t.Fatal("TOTP survived ResetFactors")
+	if hasTOTP {
+		_, err := ts.TOTP(ctx, u.ID)
+		wantErr(t, "TOTP after ResetFactors", err, localauth.ErrFactorNotFound)
+		if left, _ := ts.RecoveryCodesLeft(ctx, u.ID); left != 0 {
+			t.Fatal("recovery codes survived ResetFactors")
+		}
 	}
-	if left, _ := fs.RecoveryCodesLeft(ctx, u.ID); left != 0 {
-		t.Fatal("recovery codes survived ResetFactors")
-	}
-	if pks, _ := fs.Passkeys(ctx, u.ID); len(pks) != 0 {
-		t.Fatal("passkeys survived ResetFactors")
+	if hasPasskeys {
+		if pks, _ := ps.Passkeys(ctx, u.ID); len(pks) != 0 {
+			t.Fatal("passkeys survived ResetFactors")
+		}
 	}
 	if h.sessionsOf(t, s, u.ID) != 0 || h.version(t, s, u.ID) <= v0 {
 		t.Fatal("ResetFactors left sessions or the credential version")
 	}
-	if _, err := fs.ResetFactors(ctx, 987654); !errors.Is(err, localauth.ErrUserNotFound) {
-		t.Fatalf("ResetFactors of a missing user: %v, want ErrUserNotFound", err)
-	}
+	_, err = fr.ResetFactors(ctx, 987654)
+	wantErr(t, "ResetFactors of a missing user", err, localauth.ErrUserNotFound)
 }
 
 // testHandoffHoldsCeremonies checks that a handoff holds a sealed record of

@@ -39,7 +39,7 @@ func testHandoff(t *testing.T, h *harness) {
 				if string(out.Sealed) != "sealed token bytes" || !out.ExpiresAt.Equal(in.ExpiresAt) {
 					t.Errorf("TakeHandoff: got %+v", out)
 				}
-			} else if !errors.Is(err, localauth.ErrInvalidSession) {
+			} else if !errors.Is(err, localauth.ErrHandoffNotFound) {
 				t.Errorf("TakeHandoff: %v", err)
 			}
 		})
@@ -51,11 +51,12 @@ func testHandoff(t *testing.T, h *harness) {
 	late := sha256.Sum256([]byte("late"))
 	noErr(t, "CreateHandoff", s.CreateHandoff(ctx, localauth.Handoff{CodeHash: late, Sealed: []byte("x"), ExpiresAt: t0.Add(time.Minute)}))
 	_, err := s.TakeHandoff(ctx, late, t0.Add(time.Minute))
-	wantErr(t, "expired handoff", err, localauth.ErrInvalidSession)
+	wantErr(t, "expired handoff", err, localauth.ErrHandoffNotFound)
 	gone := sha256.Sum256([]byte("gone"))
 	noErr(t, "CreateHandoff", s.CreateHandoff(ctx, localauth.Handoff{CodeHash: gone, Sealed: []byte("x"), ExpiresAt: t0.Add(time.Minute)}))
-	_, err = store.DeleteExpiredSessions(ctx, t0.Add(2*time.Minute), time.Time{})
-	noErr(t, "DeleteExpiredSessions", err)
+	if n, err := s.DeleteExpiredHandoffs(ctx, t0.Add(2*time.Minute)); err != nil || n != 1 {
+		t.Fatalf("DeleteExpiredHandoffs: deleted %d, %v; want 1", n, err)
+	}
 	_, err = s.TakeHandoff(ctx, gone, t0)
-	wantErr(t, "purged handoff", err, localauth.ErrInvalidSession)
+	wantErr(t, "purged handoff", err, localauth.ErrHandoffNotFound)
 }

@@ -16,7 +16,7 @@ import (
 // one WebAuthn user handle, the first stored.
 func testPasskeySuspension(t *testing.T, h *harness) {
 	s := h.newStore(t)
-	fs := factorStore(t, s)
+	fs := ability[localauth.PasskeyStore](t, s)
 	u := h.user(t, s, "sue")
 	other := h.user(t, s, "sam")
 	keep := h.session(t, s, u.ID, t0, t0.Add(time.Hour))
@@ -26,9 +26,9 @@ func testPasskeySuspension(t *testing.T, h *harness) {
 		Name: "Key", Credential: []byte("{}"), SignCount: 5, CreatedAt: t0, UserHandle: handle}, &keep.TokenHash)
 	noErr(t, "AddPasskey", err)
 	h.session(t, s, u.ID, t0, t0.Add(time.Hour))
-	p, ok, err := fs.PasskeyByCredentialID(ctx, []byte("cred-s"))
-	if err != nil || !ok || !bytes.Equal(p.UserHandle, handle) || !p.SuspendedAt.IsZero() {
-		t.Fatalf("PasskeyByCredentialID: %+v ok=%v err=%v, want its user handle and not suspended", p, ok, err)
+	p, err := fs.PasskeyByCredentialID(ctx, []byte("cred-s"))
+	if err != nil || !bytes.Equal(p.UserHandle, handle) || !p.SuspendedAt.IsZero() {
+		t.Fatalf("PasskeyByCredentialID: %+v err=%v, want its user handle and not suspended", p, err)
 	}
 
 	noErr(t, "SuspendPasskey", fs.SuspendPasskey(ctx, []byte("cred-s"), t0.Add(time.Minute)))
@@ -41,22 +41,24 @@ func testPasskeySuspension(t *testing.T, h *harness) {
 		t.Fatalf("Passkeys after a suspension and a use: %+v, want suspended since the first suspension", list)
 	}
 
-	if _, ok, err := fs.ConfirmPasskey(ctx, other.ID, "passkey-public-s1", nil); err != nil || ok {
-		t.Fatalf("ConfirmPasskey by another user: ok=%v err=%v, want false", ok, err)
-	}
+	_, err = fs.ConfirmPasskey(ctx, other.ID, "passkey-public-s1", nil)
+	wantErr(t, "ConfirmPasskey by another user", err, localauth.ErrFactorNotFound)
 	v0 := h.version(t, s, u.ID)
-	n, ok, err := fs.ConfirmPasskey(ctx, u.ID, "passkey-public-s1", &keep.TokenHash)
-	if err != nil || !ok || n != 1 {
-		t.Fatalf("ConfirmPasskey: ended=%d ok=%v err=%v, want 1 ended", n, ok, err)
+	n, err := fs.ConfirmPasskey(ctx, u.ID, "passkey-public-s1", &keep.TokenHash)
+	if err != nil || n != 1 {
+		t.Fatalf("ConfirmPasskey: ended=%d err=%v, want 1 ended", n, err)
 	}
 	if h.version(t, s, u.ID) <= v0 {
 		t.Fatal("confirming a passkey did not advance the credential version")
 	}
-	if p, _, _ := fs.PasskeyByCredentialID(ctx, []byte("cred-s")); !p.SuspendedAt.IsZero() {
+	if p, _ := fs.PasskeyByCredentialID(ctx, []byte("cred-s")); !p.SuspendedAt.IsZero() {
 		t.Fatalf("still suspended after confirmation: %+v", p)
 	}
-	if _, ok, err := fs.ConfirmPasskey(ctx, u.ID, "passkey-public-s1", nil); err != nil || ok {
-		t.Fatalf("ConfirmPasskey of a passkey in use: ok=%v err=%v, want false", ok, err)
+	v1 := h.version(t, s, u.ID)
+	_, err = fs.ConfirmPasskey(ctx, u.ID, "passkey-public-s1", nil)
+	wantErr(t, "ConfirmPasskey of a passkey in use", err, localauth.ErrFactorNotFound)
+	if h.version(t, s, u.ID) != v1 {
+		t.Fatal("a refused confirmation changed the credential version")
 	}
 
 	// One handle per user: concurrent first calls agree on one.

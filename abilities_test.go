@@ -1,0 +1,132 @@
+package localauth_test
+
+import (
+	"crypto/rand"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/mfa"
+)
+
+// totpOnlyStore keeps TOTP factors (and the handoffs and reset TOTPStore
+// embeds) but no passkeys; passkeyOnlyStore the reverse. Each kind of
+// second factor needs its own ability and nothing more.
+type totpOnlyStore struct {
+	localauth.Store
+	localauth.TOTPStore
+}
+
+type passkeyOnlyStore struct {
+	localauth.Store
+	localauth.PasskeyStore
+}
+
+// newAbilityService is a Service over st that is configured for both
+// kinds of factor, so that what it offers depends on the store alone.
+func newAbilityService(t *testing.T, e *Env, st localauth.Store, fake *fakePasskeys) *localauth.Service {
+	t.Helper()
+	svc, err := localauth.New(st, localauth.Config{
+		Hasher: e.Hasher, AllowWeakCost: true, NoClientAddress: true, Now: e.Clock.Now, PurgeInterval: -1,
+		SecretKey: []byte(rand.Text() + rand.Text()), TOTP: mfa.TOTP{}, Passkeys: fake,
+		Logger: discardLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	return svc
+}
+
+func TestTOTPNeedsOnlyTOTPStore(t *testing.T) {
+	e := MustEnv(t)
+	svc := newAbilityService(t, e, totpOnlyStore{e.Store, e.Store}, &fakePasskeys{})
+	if !svc.TOTPAvailable() || svc.PasskeysAvailable() {
+		t.Fatalf("TOTPAvailable %v, PasskeysAvailable %v; want true, false", svc.TOTPAvailable(), svc.PasskeysAvailable())
+	}
+	u, err := svc.Register(ctx, "tess", goodPW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Login(ctx, "tess", goodPW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.BeginPasskeyRegistration(ctx, res.Token); !errors.Is(err, localauth.ErrFactorUnavailable) {
+		t.Fatalf("BeginPasskeyRegistration: %v, want ErrFactorUnavailable", err)
+	}
+	en, err := svc.EnrollTOTP(ctx, res.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ConfirmTOTP(ctx, res.Token, e.code(t, en.Secret, 0)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := svc.Factors(ctx, res.Token)
+	if err != nil || !st.TOTP || st.RecoveryCodesLeft != localauth.RecoveryCodeCount || !st.TOTPAvailable || st.PasskeysAvailable {
+		t.Fatalf("Factors: %+v %v; want TOTP on with its codes, passkeys not offered", st, err)
+	}
+	_, err = svc.Login(ctx, "tess", goodPW)
+	var sf *localauth.SecondFactorRequiredError
+	if !errors.As(err, &sf) || !slices.Equal(sf.Methods, []string{localauth.MethodTOTP, localauth.MethodRecovery}) {
+		t.Fatalf("Login: %v, want a second step by TOTP or recovery code", err)
+	}
+	e.Clock.Advance(30 * time.Second) // the confirmation spent this step's code
+	if _, err := svc.CompleteLogin(ctx, sf.Token, localauth.SecondFactor{Code: e.code(t, en.Secret, 0)}); err != nil {
+		t.Fatalf("CompleteLogin: %v", err)
+	}
+	if err := svc.ResetFactors(ctx, u.ID); err != nil {
+		t.Fatalf("ResetFactors: %v", err)
+	}
+	if _, err := svc.Login(ctx, "tess", goodPW); err != nil {
+		t.Fatalf("Login after a reset: %v, want one step", err)
+	}
+}
+
+func TestPasskeysNeedOnlyPasskeyStore(t *testing.T) {
+	e := MustEnv(t)
+	fake := &fakePasskeys{}
+	svc := newAbilityService(t, e, passkeyOnlyStore{e.Store, e.Store}, fake)
+	if svc.TOTPAvailable() || !svc.PasskeysAvailable() {
+		t.Fatalf("TOTPAvailable %v, PasskeysAvailable %v; want false, true", svc.TOTPAvailable(), svc.PasskeysAvailable())
+	}
+	u, err := svc.Register(ctx, "pete", goodPW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Login(ctx, "pete", goodPW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.EnrollTOTP(ctx, res.Token); !errors.Is(err, localauth.ErrFactorUnavailable) {
+		t.Fatalf("EnrollTOTP: %v, want ErrFactorUnavailable", err)
+	}
+	if _, err := svc.BeginPasskeyRegistration(ctx, res.Token); err != nil {
+		t.Fatal(err)
+	}
+	h := fake.userHandle()
+	if _, err := svc.FinishPasskeyRegistration(ctx, res.Token, "Key", answer(fake.challenge(), "cred-p", h, 1)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := svc.Factors(ctx, res.Token)
+	if err != nil || st.TOTP || st.TOTPAvailable || !st.PasskeysAvailable || len(st.Passkeys) != 1 {
+		t.Fatalf("Factors: %+v %v; want one passkey, TOTP not offered", st, err)
+	}
+	if _, err := svc.BeginPasskeyLogin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := svc.PasskeyLogin(ctx, answer(fake.challenge(), "cred-p", h, 2), localauth.LoginOptions{}); err != nil || got.User.ID != u.ID {
+		t.Fatalf("PasskeyLogin: %v", err)
+	}
+	if err := svc.ResetFactors(ctx, u.ID); err != nil {
+		t.Fatalf("ResetFactors: %v", err)
+	}
+	if _, err := svc.BeginPasskeyLogin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.PasskeyLogin(ctx, answer(fake.challenge(), "cred-p", h, 3), localauth.LoginOptions{}); !errors.Is(err, localauth.ErrInvalidCode) {
+		t.Fatalf("PasskeyLogin after a reset: %v, want ErrInvalidCode", err)
+	}
+}
