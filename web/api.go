@@ -310,7 +310,7 @@ func (a *Auth) apiSession(w http.ResponseWriter, r *http.Request) {
 	// The code counts only from the browser it was issued to.
 	tok, sess, device, err := a.svc.RedeemHandoffWithDevice(a.Context(r), in.Code, a.HandoffBinding(r))
 	if err != nil {
-		a.fail(w, r, err)
+		a.refuseCode(w, r, err)
 		return
 	}
 	a.SetSessionCookie(w, r, tok, sess)
@@ -333,7 +333,7 @@ func (a *Auth) apiDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	_, _, device, err := a.svc.RedeemHandoffWithDevice(a.Context(r), in.Code, a.HandoffBinding(r))
 	if err != nil {
-		a.fail(w, r, err)
+		a.refuseCode(w, r, err)
 		return
 	}
 	a.SetDeviceCookie(w, r, device)
@@ -417,11 +417,14 @@ func (a *Auth) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if f.code == localauth.CodeUnauthenticated && a.Token(r) != "" {
 		a.ClearSessionCookie(w, r)
 	}
-	if f.field != "" {
-		writeJSON(w, f.status, map[string]string{"error": f.code, "message": f.msg, "field": f.field})
-		return
-	}
-	writeError(w, f.status, f.code, f.msg, f.retry)
+	f.write(w)
+}
+
+// refuseCode answers a one-time code the Service refused. Its
+// "unauthenticated" is about the code, not about the session cookie the
+// browser may already hold, whose session lives on: the cookie stays.
+func (a *Auth) refuseCode(w http.ResponseWriter, r *http.Request, err error) {
+	a.failure(r, err).write(w)
 }
 
 // failed is a Service error as every transport of this package answers it.
@@ -451,6 +454,15 @@ func (a *Auth) failure(r *http.Request, err error) failed {
 		f.field = "email"
 	}
 	return f
+}
+
+// write sends the answer.
+func (f failed) write(w http.ResponseWriter) {
+	if f.field != "" {
+		writeJSON(w, f.status, map[string]string{"error": f.code, "message": f.msg, "field": f.field})
+		return
+	}
+	writeError(w, f.status, f.code, f.msg, f.retry)
 }
 
 func writeError(w http.ResponseWriter, st int, code, msg string, retry time.Duration) {

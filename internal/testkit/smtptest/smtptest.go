@@ -76,11 +76,16 @@ func (s *Server) serve(l net.Listener) {
 // Stop stops the server: connections are refused until Start.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	srv := s.srv
+	srv, l := s.srv, s.listener
 	s.stopped = true
 	s.mu.Unlock()
 	if srv != nil {
 		srv.Close()
+	}
+	// The server closes only the listeners its Serve goroutine has taken
+	// up; right after a start that goroutine may not have run yet.
+	if l != nil {
+		l.Close()
 	}
 }
 

@@ -1,0 +1,96 @@
+package testkit_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/localauth/localauth/internal/testkit"
+)
+
+// The offset clock is the real time moved on by what was added, and the
+// zero value is the real time.
+func TestOffsetClock(t *testing.T) {
+	var c testkit.OffsetClock
+	before := time.Now()
+	if got := c.Now(); got.Before(before) || got.After(time.Now()) {
+		t.Fatalf("zero clock %v is not the real time", got)
+	}
+	c.Advance(time.Hour)
+	c.Advance(30 * time.Minute)
+	before = time.Now()
+	got := c.Now()
+	after := time.Now()
+	if got.Before(before.Add(90*time.Minute)) || got.After(after.Add(90*time.Minute)) {
+		t.Fatalf("clock %v after 1h30m added, want real time + 1h30m (%v..%v)", got, before.Add(90*time.Minute), after.Add(90*time.Minute))
+	}
+}
+
+// SyncWriter keeps every write of concurrent writers whole.
+func TestSyncWriterKeepsConcurrentWrites(t *testing.T) {
+	var w testkit.SyncWriter
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 100 {
+				fmt.Fprintf(&w, "writer %d line %d\n", i, j)
+			}
+		})
+	}
+	wg.Wait()
+	lines := strings.Split(strings.TrimSuffix(w.String(), "\n"), "\n")
+	if len(lines) != 800 {
+		t.Fatalf("%d lines, want 800", len(lines))
+	}
+	for _, l := range lines {
+		var i, j int
+		if n, err := fmt.Sscanf(l, "writer %d line %d", &i, &j); n != 2 || err != nil {
+			t.Fatalf("a torn line: %q", l)
+		}
+	}
+}
+
+// FreshDatabase gives a test a database of its own, usable at once and
+// dropped when the test ends.
+func TestFreshDatabaseIsDroppedAfterTheTest(t *testing.T) {
+	var name string
+	t.Run("user", func(t *testing.T) {
+		db := testkit.FreshDatabase(t)
+		c, err := pgx.Connect(context.Background(), db.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(context.Background())
+		if err := c.QueryRow(context.Background(), "SELECT current_database()").Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		if "/"+name != db.Path || !strings.HasPrefix(name, "localauth_t_") {
+			t.Fatalf("connected to %q through %v", name, db)
+		}
+		if _, err := c.Exec(context.Background(), "CREATE TABLE t (x int)"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if name == "" {
+		// The subtest skipped without PostgreSQL; so does this test.
+		t.Skip("PostgreSQL test: set LOCALAUTH_TEST_POSTGRES to run it")
+	}
+	admin := testkit.FreshDatabase(t)
+	c, err := pgx.Connect(context.Background(), admin.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	var n int
+	if err := c.QueryRow(context.Background(), "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("database %s outlived its test", name)
+	}
+}
