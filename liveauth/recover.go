@@ -63,18 +63,27 @@ func (a *Auth) recheck(t *live.Tab) {
 	}
 	t.Invalidate("auth.authenticated_user")
 	t.Flush()
-	a.returnToPage(t, w)
+	a.returnToPage(t, w, true)
 }
 
 // returnToPage sends a tab that is authenticated again back to the page it
 // showed when the store failed, if the outage moved it to the login page.
-func (a *Auth) returnToPage(t *live.Tab, w waiter) {
+// Before an event (beforeEvent), the page stays the login state's
+// destination too: the event's own handler may redirect as well (the login
+// page's mount sends an authenticated tab to that destination), and the
+// browser follows the redirects in turn, so both must lead to the page.
+func (a *Auth) returnToPage(t *live.Tab, w waiter, beforeEvent bool) {
 	if _, authed := User(t); !authed {
 		return
 	}
 	if t.Route() == LoginRoute && w.page != "" && w.page != LoginRoute && !isLoginPage(w.page) {
-		live.Get[LoginState](t, "login").RedirectTo = ""
-		t.Redirect(returnto.Safe(w.page))
+		to := returnto.Safe(w.page)
+		ls := live.Get[LoginState](t, "login")
+		ls.RedirectTo = ""
+		if beforeEvent {
+			ls.RedirectTo = to
+		}
+		t.Redirect(to)
 	}
 }
 
@@ -111,7 +120,7 @@ func (a *Auth) retryLoop() {
 					if w, ok := a.waiterOf(t); ok {
 						t.Invalidate("auth.authenticated_user")
 						t.Flush()
-						a.returnToPage(t, w)
+						a.returnToPage(t, w, false)
 					}
 				})
 			}
