@@ -164,7 +164,10 @@ type LoginCommitter interface {
 	CommitLogin(ctx context.Context, c *LoginCommit) error
 }
 
-// LoginCommit is what LoginCommitter.CommitLogin writes.
+// LoginCommit is what LoginCommitter.CommitLogin writes. Service sets a
+// part only when the store has the ability it belongs to: Device for a
+// DeviceStore, Activity for an ActivityStore, GiveBack and Reset for a
+// ThrottleStoreProvider whose counters the Service uses.
 type LoginCommit struct {
 	// Session is created as Store.CreateSession creates it (its ID set).
 	Session *Session

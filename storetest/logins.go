@@ -23,7 +23,9 @@ func testCommitLogin(t *testing.T, h *harness) {
 	as, _ := s.(localauth.ActivityStore)
 	tp, _ := s.(localauth.ThrottleStoreProvider)
 	if ds == nil || as == nil || tp == nil {
-		t.Fatal("a LoginCommitter must also keep devices, activity and throttle counters")
+		// Service puts a part in the commit only when the store keeps it;
+		// this test writes every part.
+		t.Skip("the store commits logins but keeps no devices, activity or throttle counters of its own")
 	}
 	th := tp.Throttle()
 	u := h.user(t, s, "committer")
