@@ -2,6 +2,7 @@ package localauth_test
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -330,6 +331,48 @@ func TestResetMailsAreLimitedPerAccount(t *testing.T) {
 			t.Fatalf("reset mails an hour later got %d, want 4", n)
 		}
 	})
+}
+
+// Forgotten-password requests count against the client's address, before
+// any account is looked up: past the allowance every request is refused
+// alike, for a verified account and for none, and another address is not
+// held back.
+func TestForgotRequestsThrottledPerClient(t *testing.T) {
+	e := newMailEnv(t, mustSQLite(t), nil, nil)
+	e.register(t, "alice", "alice@example.com", true)
+	attacker := localauth.WithClientIP(ctx, "2001:db8:7:7::1")
+	// ResetRequestsFree (10) free, and one more at once: the first delay
+	// runs from it.
+	for i := range 11 {
+		// Other addresses of the same /64 count together.
+		c := localauth.WithClientIP(ctx, fmt.Sprintf("2001:db8:7:7::%x", i+2))
+		if err := e.Svc.ForgotPassword(c, localauth.ForgotRequest{Username: fmt.Sprintf("user%d", i)}); err != nil {
+			t.Fatalf("request %d within the allowance: %v", i+1, err)
+		}
+	}
+	var known, unknown *localauth.RateLimitError
+	if err := e.Svc.ForgotPassword(attacker, localauth.ForgotRequest{Username: "alice"}); !errors.As(err, &known) || known.RetryAfter <= 0 {
+		t.Fatalf("the 12th request, for a verified account: %v, want a *RateLimitError", err)
+	}
+	if err := e.Svc.ForgotPassword(attacker, localauth.ForgotRequest{Username: "nobody"}); !errors.As(err, &unknown) {
+		t.Fatalf("the 13th request, for no account: %v, want a *RateLimitError", err)
+	}
+	st, msg, _ := localauth.Public(unknown)
+	st2, msg2, _ := localauth.Public(known)
+	if st != st2 || msg != msg2 {
+		t.Fatalf("refusals differ: %q %q for no account, %q %q for alice", st, msg, st2, msg2)
+	}
+	e.deliver(t)
+	if n := e.mailsTo("alice@example.com"); n != 0 {
+		t.Fatalf("a refused request mailed alice %d times", n)
+	}
+	if err := e.Svc.ForgotPassword(localauth.WithClientIP(ctx, "192.0.2.8"), localauth.ForgotRequest{Username: "alice"}); err != nil {
+		t.Fatalf("another client: %v", err)
+	}
+	e.deliver(t)
+	if n := e.mailsTo("alice@example.com"); n != 1 {
+		t.Fatalf("reset mails for the other client's request: %d, want 1", n)
+	}
 }
 
 func TestResetDuringOutageIsDeliveredAfter(t *testing.T) {

@@ -28,12 +28,24 @@ type ForgotRequest struct {
 // account; the mail is queued, not sent, so the time taken tells nothing
 // either.
 //
+// Every request counts against the client's allowance
+// (ThrottleConfig.ResetRequestsFree), before anything is looked up, so a
+// refusal says nothing of the account either.
+//
 // Errors: ErrInvalidEmail or a *PolicyError (ErrInvalidUsername) for a
-// request that names no account in a valid form; ErrMailUnavailable;
-// ErrUnavailable.
+// request that names no account in a valid form; a *RateLimitError while
+// the client is throttled; ErrMailUnavailable; ErrUnavailable.
 func (s *Service) ForgotPassword(ctx context.Context, req ForgotRequest) error {
 	ms, err := s.mailStore()
 	if err != nil {
+		return err
+	}
+	ip, err := s.clientIP(ctx, "ForgotPassword")
+	if err != nil {
+		return err
+	}
+	if err := s.throttle.admit(ctx, s.throttle.resetRequestKey(ip)); err != nil {
+		s.audit(ctx, slog.LevelWarn, EventThrottled, "", "forgot_refused")
 		return err
 	}
 	var user User

@@ -54,6 +54,12 @@ type ThrottleConfig struct {
 	// username is taken. Default 10.
 	RegistrationsFree int
 
+	// ResetRequestsFree is how many forgotten-password requests one
+	// client address makes before delays start. Each account gets at most
+	// a few reset mails an hour whoever asks (MailConfig); this bounds how
+	// fast one client can ask about many accounts. Default 10.
+	ResetRequestsFree int
+
 	// ClientLoginsPerMinute is how many successful logins one client
 	// address makes per minute, after a burst of ClientLoginBurst: a client
 	// that loops correct logins slows itself, not its neighbours. Default
@@ -116,6 +122,9 @@ func newLimiter(cfg ThrottleConfig, store Store, now func() time.Time) (*limiter
 	if cfg.RegistrationsFree == 0 {
 		cfg.RegistrationsFree = 10
 	}
+	if cfg.ResetRequestsFree == 0 {
+		cfg.ResetRequestsFree = 10
+	}
 	if cfg.ClientLoginsPerMinute == 0 {
 		cfg.ClientLoginsPerMinute = 30
 	}
@@ -134,7 +143,7 @@ func newLimiter(cfg ThrottleConfig, store Store, now func() time.Time) (*limiter
 	if cfg.MaxEntries == 0 {
 		cfg.MaxEntries = 100_000
 	}
-	if cfg.AccountFree < 0 || cfg.DeviceFree < 0 || cfg.ClientFree < 0 || cfg.RegistrationsFree < 0 ||
+	if cfg.AccountFree < 0 || cfg.DeviceFree < 0 || cfg.ClientFree < 0 || cfg.RegistrationsFree < 0 || cfg.ResetRequestsFree < 0 ||
 		cfg.ClientLoginsPerMinute < 0 || cfg.ClientLoginBurst < 0 || cfg.BaseDelay < 0 ||
 		cfg.MaxDelay < cfg.BaseDelay || cfg.ForgetAfter < 0 || cfg.MaxEntries < 0 {
 		return nil, fmt.Errorf("localauth: invalid throttle configuration")
@@ -199,6 +208,14 @@ func (t *limiter) registrationKey(ip string) throttle.Key {
 		return throttle.Key{}
 	}
 	return throttle.Key{Name: "register:" + throttle.ClientBucket(ip), Store: t.clients, Rule: t.rule(t.cfg.RegistrationsFree)}
+}
+
+// resetRequestKey counts the forgotten-password requests of one client.
+func (t *limiter) resetRequestKey(ip string) throttle.Key {
+	if ip == "" {
+		return throttle.Key{}
+	}
+	return throttle.Key{Name: "forgot:" + throttle.ClientBucket(ip), Store: t.clients, Rule: t.rule(t.cfg.ResetRequestsFree)}
 }
 
 // admit counts one attempt under every key, or none: when a key must still
