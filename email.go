@@ -180,6 +180,15 @@ func (s *Service) setEmail(ctx context.Context, user User, addr string, verified
 		}
 		s.audit(ctx, slog.LevelInfo, EventEmail, user.Username, "verified_by_admin", slog.Int64("user_id", user.ID))
 		s.recordActivity(ctx, user.ID, ActivityEmailChanged, "", "set by an administrator")
+		if s.mail != nil && before.Verified && before.Email != "" && before.Email != addr {
+			// The address that was in force hears of its replacement: the
+			// owner may not be the one who asked the administrator.
+			if err := ms.EnqueueMail(ctx, []Mail{s.mail.text.emailReplaced(before.Email, user, addr)}, now); err != nil {
+				s.log.Warn("localauth: queueing the notice to the replaced address failed", "user_id", user.ID, "err", err)
+			} else {
+				s.mailMetric("email_replaced", "queued")
+			}
+		}
 		s.wakeOutbox()
 		return nil
 	}

@@ -375,6 +375,30 @@ func TestForgotRequestsThrottledPerClient(t *testing.T) {
 	}
 }
 
+// An administrator who sets a verified address replaces the one in force at
+// once: that address hears of it, once; setting the same address again
+// sends nothing.
+func TestAdminReplacedAddressIsTold(t *testing.T) {
+	e := newMailEnv(t, mustSQLite(t), nil, nil)
+	e.register(t, "alice", "alice@example.com", true)
+	for range 2 {
+		if err := e.Svc.SetUserEmail(ctx, "alice", "alice@example.org", true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.deliver(t)
+	m := e.SMTP.WaitFor(t, "alice@example.com", "replaced")
+	if !strings.Contains(m.Data, "alice@example.org") {
+		t.Fatalf("the notice does not name the new address:\n%s", m.Data)
+	}
+	if n := e.mailsTo("alice@example.com"); n != 1 {
+		t.Fatalf("the replaced address got %d mails, want 1", n)
+	}
+	if n := e.mailsTo("alice@example.org"); n != 0 {
+		t.Fatalf("the new address got %d mails, want none (an administrator verified it)", n)
+	}
+}
+
 func TestResetDuringOutageIsDeliveredAfter(t *testing.T) {
 	mailStores(t, func(t *testing.T, open func(t *testing.T) localauth.Store) {
 		e := newMailEnv(t, open(t), nil, nil)

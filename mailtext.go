@@ -70,6 +70,19 @@ If this was not you, change your password at once.
 `, u.DisplayName, newAddr, u.Username, t.site)}
 }
 
+func (t mailText) emailReplaced(to string, u User, newAddr string) Mail {
+	return Mail{Kind: "email_replaced", To: to,
+		Subject: fmt.Sprintf("The email address of your account on %s was replaced", t.site),
+		Text: fmt.Sprintf(`Hello %s,
+
+an administrator set the email address of the account %q on %s
+to %s.
+Reset links and notices for the account go there from now on.
+
+If you did not ask for this, contact the administrator at once.
+`, u.DisplayName, u.Username, t.site, newAddr)}
+}
+
 func (t mailText) addressTaken(to string) Mail {
 	return Mail{Kind: "address_taken", To: to,
 		Subject: fmt.Sprintf("Your email address was given for another account on %s", t.site),

@@ -13,7 +13,7 @@ import (
 // Mail is one plain-text message.
 type Mail struct {
 	// Kind names the mail for metrics and logs: "verify", "reset",
-	// "password_changed", "email_changed", "address_taken",
+	// "password_changed", "email_changed", "email_replaced", "address_taken",
 	// "factor_changed", "new_sign_in", "account_locked", "test".
 	Kind    string
 	To      string

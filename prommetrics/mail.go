@@ -25,7 +25,7 @@ func (m *Metrics) mail() *mailMetrics {
 	mm.once.Do(func() {
 		mm.mails = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "localauth_mails_total",
-			Help: "Mails by kind (verify, reset, password_changed, email_changed, address_taken, factor_changed, test) and outcome: queued, limited (a reset refused by the per-account or per-address limit), sent, retry (the SMTP server refused or was unreachable), given_up.",
+			Help: "Mails by kind (verify, reset, password_changed, email_changed, email_replaced, address_taken, factor_changed, test) and outcome: queued, limited (a reset refused by the per-account or per-address limit), sent, retry (the SMTP server refused or was unreachable), given_up.",
 		}, []string{"kind", "outcome"})
 		mm.depth = prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "localauth_mail_outbox_depth",
