@@ -16,32 +16,6 @@ import (
 // sessions, confirm their password for a sensitive action, delete the
 // account.
 
-// LoginOptions are a login's choices besides the credentials.
-type LoginOptions struct {
-	// Remember asks for a "keep me signed in" session: it lives
-	// Config.RememberLifetime, and transports give it a cookie that
-	// outlives the browser. Otherwise it lives Config.SessionLifetime and
-	// its cookie ends with the browser.
-	Remember bool
-}
-
-type userAgentKey struct{}
-
-// maxUserAgent bounds the User-Agent kept with a session.
-const maxUserAgent = 512
-
-// WithUserAgent returns a context carrying the client's User-Agent, which
-// Login keeps with the session so that its user can tell their sessions
-// apart (see DeviceLabel).
-func WithUserAgent(ctx context.Context, ua string) context.Context {
-	return context.WithValue(ctx, userAgentKey{}, ua)
-}
-
-func userAgentFrom(ctx context.Context) string {
-	ua, _ := ctx.Value(userAgentKey{}).(string)
-	return truncate(ua, maxUserAgent)
-}
-
 // truncate returns s as valid UTF-8 of at most n bytes, cut at a character
 // boundary.
 func truncate(s string, n int) string {

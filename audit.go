@@ -6,23 +6,6 @@ import (
 	"runtime"
 )
 
-type ctxKey int
-
-const clientIPKey ctxKey = 0
-
-// WithClientIP returns a context that carries the client's IP address, for
-// per-client throttling and for the audit log. Transports (web, live) set it
-// from the connection, or from X-Forwarded-For behind a trusted proxy.
-func WithClientIP(ctx context.Context, ip string) context.Context {
-	return context.WithValue(ctx, clientIPKey, ip)
-}
-
-// ClientIP returns the address set by WithClientIP, or "".
-func ClientIP(ctx context.Context) string {
-	ip, _ := ctx.Value(clientIPKey).(string)
-	return ip
-}
-
 // clientIP returns the client address of a call that is throttled per
 // address. A server that passes a context without one (r.Context() where
 // web.Auth.Context(r) was meant) would silently throttle no one by address,

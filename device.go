@@ -56,45 +56,6 @@ type DeviceStore interface {
 // ("trust_ended", with how many and why) or one forgotten ("forgotten").
 const EventDevice = "device"
 
-type deviceKey struct{}
-
-// WithDeviceToken returns a context carrying the device token the client
-// presented (its device cookie), for Login. Transports set it as they set
-// the client address with WithClientIP.
-func WithDeviceToken(ctx context.Context, t Token) context.Context {
-	return context.WithValue(ctx, deviceKey{}, t)
-}
-
-// DeviceTokenFrom returns the device token set by WithDeviceToken, or "".
-func DeviceTokenFrom(ctx context.Context) Token {
-	t, _ := ctx.Value(deviceKey{}).(Token)
-	return t
-}
-
-type renewalKey struct{}
-
-// WithDeviceRenewal returns a context whose device, should an action
-// replace its device token (ending the trust of the account's other
-// devices, say), is handed the new one through give. A transport sets it
-// only where it can still store the new token in the browser, on an HTTP
-// response that can carry a Set-Cookie: without it the device keeps its
-// token, still trusted, rather than lose its trust to a token it never
-// receives.
-func WithDeviceRenewal(ctx context.Context, give func(Token)) context.Context {
-	return context.WithValue(ctx, renewalKey{}, give)
-}
-
-type noDeviceKey struct{}
-
-// WithoutDeviceIssue returns a context for logins whose transport cannot
-// store a device token in the browser (a live page that keeps its session
-// token in LocalStorage, with no handoff binding to trade a one-time code
-// for the cookie): such a login issues none and records no device, rather
-// than trust a device that no browser holds.
-func WithoutDeviceIssue(ctx context.Context) context.Context {
-	return context.WithValue(ctx, noDeviceKey{}, true)
-}
-
 // NewDeviceToken returns a new random token, for a transport that gives
 // every browser a device cookie before it first logs in (it binds the
 // second step of a login to that browser). The server never trusts such a

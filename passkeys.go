@@ -307,3 +307,25 @@ func (s *Service) verifyAssertion(ctx context.Context, response []byte, wantUser
 	}
 	return verifiedUser{User: user, credVersion: cred.Version}, nil
 }
+
+// PasskeyInfo is a passkey as its user sees it.
+type PasskeyInfo struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	// LastUsedAt is null until the passkey's first login.
+	LastUsedAt *time.Time `json:"last_used_at"`
+	// Suspended is true for a passkey disabled as a possible clone: it
+	// logs no one in until its owner confirms it (ConfirmPasskey) or
+	// removes it.
+	Suspended bool `json:"suspended"`
+}
+
+func passkeyInfo(p Passkey) PasskeyInfo {
+	pi := PasskeyInfo{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt, Suspended: !p.SuspendedAt.IsZero()}
+	if !p.LastUsedAt.IsZero() {
+		t := p.LastUsedAt
+		pi.LastUsedAt = &t
+	}
+	return pi
+}

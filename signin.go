@@ -9,6 +9,15 @@ import (
 	"github.com/localauth/localauth/throttle"
 )
 
+// LoginOptions are a login's choices besides the credentials.
+type LoginOptions struct {
+	// Remember asks for a "keep me signed in" session: it lives
+	// Config.RememberLifetime, and transports give it a cookie that
+	// outlives the browser. Otherwise it lives Config.SessionLifetime and
+	// its cookie ends with the browser.
+	Remember bool
+}
+
 // signIn is what every way of signing in (a password, a password and a
 // second factor, a passkey) does once the user has proved who they are.
 type signIn struct {

@@ -56,28 +56,6 @@ type FactorStatus struct {
 	PasskeysAvailable bool `json:"passkeys_available"`
 }
 
-// PasskeyInfo is a passkey as its user sees it.
-type PasskeyInfo struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
-	// LastUsedAt is null until the passkey's first login.
-	LastUsedAt *time.Time `json:"last_used_at"`
-	// Suspended is true for a passkey disabled as a possible clone: it
-	// logs no one in until its owner confirms it (ConfirmPasskey) or
-	// removes it.
-	Suspended bool `json:"suspended"`
-}
-
-func passkeyInfo(p Passkey) PasskeyInfo {
-	pi := PasskeyInfo{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt, Suspended: !p.SuspendedAt.IsZero()}
-	if !p.LastUsedAt.IsZero() {
-		t := p.LastUsedAt
-		pi.LastUsedAt = &t
-	}
-	return pi
-}
-
 // totpReady returns the store's TOTPStore when TOTP can run at all: with
 // Config.TOTP and Config.SecretKey.
 func (s *Service) totpReady() (TOTPStore, error) {
