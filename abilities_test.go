@@ -3,7 +3,9 @@ package localauth_test
 import (
 	"crypto/rand"
 	"errors"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,5 +130,25 @@ func TestPasskeysNeedOnlyPasskeyStore(t *testing.T) {
 	}
 	if _, err := svc.PasskeyLogin(ctx, answer(fake.challenge(), "cred-p", h, 3), localauth.LoginOptions{}); !errors.Is(err, localauth.ErrInvalidCode) {
 		t.Fatalf("PasskeyLogin after a reset: %v, want ErrInvalidCode", err)
+	}
+}
+
+// A second factor configured over a store that keeps none is off, and New
+// says so in the log: a store wrapped so that only Store shows hides the
+// factors its users have.
+func TestFactorOverStoreWithoutItIsLogged(t *testing.T) {
+	e := MustEnv(t)
+	var log SyncBuffer
+	svc, err := localauth.New(passkeyOnlyStore{e.Store, e.Store}, localauth.Config{
+		Hasher: e.Hasher, AllowWeakCost: true, NoClientAddress: true, Now: e.Clock.Now, PurgeInterval: -1,
+		SecretKey: []byte(rand.Text() + rand.Text()), TOTP: mfa.TOTP{}, Passkeys: &fakePasskeys{},
+		Logger: slog.New(slog.NewTextHandler(&log, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	if got := log.String(); !strings.Contains(got, "TOTP is off") || strings.Contains(got, "passkeys are off") {
+		t.Fatalf("New over a store with passkeys only logged:\n%s\nwant the TOTP warning alone", got)
 	}
 }

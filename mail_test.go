@@ -399,6 +399,38 @@ func TestAdminReplacedAddressIsTold(t *testing.T) {
 	}
 }
 
+// A page's one field takes a username or an address: Account finds the
+// account either way, and each request counts once against the client,
+// even for an address that is also a valid username.
+func TestForgotByAccountFindsEitherAndCountsOnce(t *testing.T) {
+	e := newMailEnv(t, mustSQLite(t), nil, nil)
+	e.register(t, "alice", "alice@example.com", true)
+	e.register(t, "bob", "bob@example.com", true)
+	client := localauth.WithClientIP(ctx, "192.0.2.44")
+	for _, account := range []string{"bob", "alice@example.com"} {
+		if err := e.Svc.ForgotPassword(client, localauth.ForgotRequest{Account: account}); err != nil {
+			t.Fatalf("Account %q: %v", account, err)
+		}
+	}
+	e.deliver(t)
+	if a, b := e.mailsTo("alice@example.com"), e.mailsTo("bob@example.com"); a != 1 || b != 1 {
+		t.Fatalf("reset mails: alice %d, bob %d; want 1 each", a, b)
+	}
+	// 2 counted so far; 9 more fit the allowance (10 free and one).
+	for i := range 9 {
+		if err := e.Svc.ForgotPassword(client, localauth.ForgotRequest{Account: "nobody@example.com"}); err != nil {
+			t.Fatalf("request %d: %v (counted twice?)", i+3, err)
+		}
+	}
+	var rl *localauth.RateLimitError
+	if err := e.Svc.ForgotPassword(client, localauth.ForgotRequest{Account: "nobody@example.com"}); !errors.As(err, &rl) {
+		t.Fatalf("request 12: %v, want a *RateLimitError", err)
+	}
+	if err := e.Svc.ForgotPassword(ctx, localauth.ForgotRequest{Account: "bob", Username: "bob"}); err == nil {
+		t.Fatal("a request naming the account twice was taken")
+	}
+}
+
 func TestResetDuringOutageIsDeliveredAfter(t *testing.T) {
 	mailStores(t, func(t *testing.T, open func(t *testing.T) localauth.Store) {
 		e := newMailEnv(t, open(t), nil, nil)

@@ -14,11 +14,16 @@ import (
 // session, open page and trusted device of the account; it never skips a
 // second factor: the next login asks for it as before.
 
-// ForgotRequest names the account whose password is forgotten: by Username
-// or by Email, exactly one.
+// ForgotRequest names the account whose password is forgotten: by Username,
+// by Email, or by Account, exactly one.
 type ForgotRequest struct {
 	Username string `json:"username,omitempty"`
 	Email    string `json:"email,omitempty"`
+	// Account is what a person types into one field that takes either: it
+	// names the account whose username it is, or else the account whose
+	// verified address it is. One request, counted once (pages use it; the
+	// JSON API takes username or email).
+	Account string `json:"-"`
 }
 
 // ForgotPassword mails a reset link to the account's verified address, if
@@ -48,36 +53,12 @@ func (s *Service) ForgotPassword(ctx context.Context, req ForgotRequest) error {
 		s.audit(ctx, slog.LevelWarn, EventThrottled, "", "forgot_refused")
 		return err
 	}
-	var user User
-	switch {
-	case (req.Username == "") == (req.Email == ""):
-		return usernameError("Give either a username or an email address.")
-	case req.Email != "":
-		key, err := EmailKey(req.Email)
-		if err != nil {
-			return err
-		}
-		user, err = ms.UserByEmailKey(ctx, key)
-		if errors.Is(err, ErrUserNotFound) {
-			s.audit(ctx, slog.LevelInfo, EventPasswordReset, "", "unknown_address")
-			return nil
-		}
-		if err != nil {
-			return s.unavailable(ctx, "forgot password", err)
-		}
-	default:
-		name, err := CanonicalUsername(req.Username)
-		if err != nil {
-			return err
-		}
-		user, err = s.store.UserByName(ctx, name)
-		if errors.Is(err, ErrUserNotFound) {
-			s.audit(ctx, slog.LevelInfo, EventPasswordReset, name, "unknown_user")
-			return nil
-		}
-		if err != nil {
-			return s.unavailable(ctx, "forgot password", err)
-		}
+	user, found, err := s.forgotUser(ctx, ms, req)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return nil
 	}
 	st, err := ms.UserEmail(ctx, user.ID)
 	if err != nil {
@@ -110,6 +91,65 @@ func (s *Service) ForgotPassword(ctx context.Context, req ForgotRequest) error {
 	s.audit(ctx, slog.LevelInfo, EventPasswordReset, user.Username, "link_sent", slog.Int64("user_id", user.ID))
 	s.wakeOutbox()
 	return nil
+}
+
+// forgotUser finds the account a ForgotRequest names; found is false, with
+// no error, when there is none (audited).
+func (s *Service) forgotUser(ctx context.Context, ms MailStore, req ForgotRequest) (User, bool, error) {
+	set := 0
+	for _, v := range []string{req.Username, req.Email, req.Account} {
+		if v != "" {
+			set++
+		}
+	}
+	if set != 1 {
+		return User{}, false, usernameError("Give either a username or an email address.")
+	}
+	byName := req.Username
+	byEmail := req.Email
+	if req.Account != "" {
+		// As a username if it is one, then as an address if it is one.
+		if _, err := CanonicalUsername(req.Account); err == nil {
+			byName = req.Account
+		}
+		if _, err := NormalizeEmail(req.Account); err == nil {
+			byEmail = req.Account
+		}
+		if byName == "" && byEmail == "" {
+			_, err := NormalizeEmail(req.Account)
+			return User{}, false, err
+		}
+	}
+	if byName != "" {
+		name, err := CanonicalUsername(byName)
+		if err != nil {
+			return User{}, false, err
+		}
+		user, err := s.store.UserByName(ctx, name)
+		if err == nil {
+			return user, true, nil
+		}
+		if !errors.Is(err, ErrUserNotFound) {
+			return User{}, false, s.unavailable(ctx, "forgot password", err)
+		}
+		if byEmail == "" {
+			s.audit(ctx, slog.LevelInfo, EventPasswordReset, name, "unknown_user")
+			return User{}, false, nil
+		}
+	}
+	key, err := EmailKey(byEmail)
+	if err != nil {
+		return User{}, false, err
+	}
+	user, err := ms.UserByEmailKey(ctx, key)
+	if errors.Is(err, ErrUserNotFound) {
+		s.audit(ctx, slog.LevelInfo, EventPasswordReset, "", "unknown_address")
+		return User{}, false, nil
+	}
+	if err != nil {
+		return User{}, false, s.unavailable(ctx, "forgot password", err)
+	}
+	return user, true, nil
 }
 
 // ResetPassword sets a new password with the token a reset link carries,

@@ -324,6 +324,16 @@ func New(store Store, cfg Config) (*Service, error) {
 
 		activityRetention: cfg.ActivityRetention,
 	}
+	// A second factor configured over a store that keeps none is off. Say
+	// so: a store wrapped by a type that passes only Store through (for
+	// metrics or tracing, say) hides the factors its users have, and they
+	// would log in with their password alone.
+	if _, ok := store.(TOTPStore); cfg.TOTP != nil && !ok {
+		s.log.Warn("localauth: Config.TOTP is set but the store keeps no TOTP factors (TOTPStore): TOTP is off, and no login asks for a code")
+	}
+	if _, ok := store.(PasskeyStore); cfg.Passkeys != nil && !ok {
+		s.log.Warn("localauth: Config.Passkeys is set but the store keeps no passkeys (PasskeyStore): passkeys are off")
+	}
 	// The dummy hash for unknown usernames must cost what a real one costs,
 	// so it is made by the configured hasher, once, in the background: the
 	// first login for an unknown user waits for it instead of paying twice.

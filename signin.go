@@ -49,6 +49,11 @@ type signIn struct {
 // of what a login costs beyond the hash. Otherwise they are written one
 // after the other, and only the session's failure fails the sign-in.
 //
+// The attempt the sign-in was counted as is given back whether or not the
+// store manages to write the session, except when a credential changed
+// since the proof was checked: that proof no longer opens the account, and
+// counts as a wrong one.
+//
 // Errors: ErrCredentialChanged when a credential changed since the proof
 // was checked (audited; the caller words it); ErrUnavailable.
 func (s *Service) signIn(ctx context.Context, in signIn) (LoginResult, error) {
@@ -89,11 +94,22 @@ func (s *Service) signIn(ctx context.Context, in signIn) (LoginResult, error) {
 		s.throttle.giveBack(ctx, giveBack...)
 		s.resetAll(ctx, reset)
 		err = lc.CommitLogin(ctx, &c)
-	} else {
-		err = s.store.CreateSession(ctx, &res.Session)
-		if err == nil {
+		if err != nil && !errors.Is(err, ErrCredentialChanged) {
+			// The proof was right and the store failed: the attempt must
+			// not count as a wrong guess, or owners who retry through an
+			// outage lock themselves out. Settle the store's counters on
+			// their own (they fail too if the store is still down, and
+			// then only delay the key).
 			s.throttle.giveBack(ctx, in.giveBack...)
 			s.resetAll(ctx, in.reset)
+		}
+	} else {
+		err = s.store.CreateSession(ctx, &res.Session)
+		if err == nil || !errors.Is(err, ErrCredentialChanged) {
+			s.throttle.giveBack(ctx, in.giveBack...)
+			s.resetAll(ctx, in.reset)
+		}
+		if err == nil {
 			if dev != nil {
 				if err := s.store.(DeviceStore).TrustDevice(ctx, dev, replaces); err != nil {
 					// The login stands; the browser is just not remembered

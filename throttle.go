@@ -3,6 +3,7 @@ package localauth
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/localauth/localauth/throttle"
@@ -247,7 +248,15 @@ func (t *limiter) giveBack(ctx context.Context, keys ...throttle.Key) {
 // own throttle counters, which a LoginCommit settles in the same
 // transaction as the session.
 func (t *limiter) inStore(k throttle.Key) (string, bool) {
-	if m, ok := k.Store.(*throttle.Memory); t.cfg.Disabled || !t.ownStore || k.Name == "" || (ok && m == t.clients) {
+	if t.cfg.Disabled || !t.ownStore || k.Name == "" || k.Store == nil {
+		return "", false
+	}
+	// The key's counter must be the store's own, identified as such: an
+	// interface comparison, guarded, since comparing two values of a type
+	// that is not comparable panics. A counter that cannot be told apart
+	// is settled on its own, outside the commit.
+	typ := reflect.TypeOf(k.Store)
+	if typ != reflect.TypeOf(t.accounts) || !typ.Comparable() || k.Store != t.accounts {
 		return "", false
 	}
 	return k.Name, true

@@ -86,15 +86,13 @@ func (a *Auth) forgot(ctx context.Context, t *live.Tab, ev live.Event) error {
 		return nil
 	}
 	ctx = a.withIP(ctx, t)
-	var tried bool
+	_, nameErr := localauth.CanonicalUsername(account)
+	_, emailErr := localauth.NormalizeEmail(account)
+	tried := nameErr == nil || emailErr == nil
 	var failure error
-	if _, err := localauth.CanonicalUsername(account); err == nil {
-		tried = true
-		failure = a.svc.ForgotPassword(ctx, localauth.ForgotRequest{Username: account})
-	}
-	if _, err := localauth.NormalizeEmail(account); err == nil && failure == nil {
-		tried = true
-		failure = a.svc.ForgotPassword(ctx, localauth.ForgotRequest{Email: account})
+	if tried {
+		// One request, whether the field holds a username or an address.
+		failure = a.svc.ForgotPassword(ctx, localauth.ForgotRequest{Account: account})
 	}
 	switch {
 	case !tried:

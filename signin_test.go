@@ -1,0 +1,75 @@
+package localauth_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/sqlitestore"
+)
+
+// failingCommits is a SQLite store whose CommitLogin fails while down is
+// set, as a database that went away between the password check and the
+// session would.
+type failingCommits struct {
+	*sqlitestore.Store
+	down atomic.Bool
+}
+
+func (f *failingCommits) CommitLogin(ctx context.Context, c *localauth.LoginCommit) error {
+	if f.down.Load() {
+		return errors.New("database gone")
+	}
+	return f.Store.CommitLogin(ctx, c)
+}
+
+// A right password whose session the store fails to write is not a wrong
+// guess: an owner who retries through an outage is not locked out by it,
+// and when the store is back the next login goes through.
+func TestFailedSessionWriteDoesNotCountAsAGuess(t *testing.T) {
+	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "auth.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	store := &failingCommits{Store: st}
+	clock := NewClock()
+	svc, err := localauth.New(store, localauth.Config{
+		Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, NoClientAddress: true,
+		Now: clock.Now, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	if _, err := svc.Register(ctx, "alice", goodPW); err != nil {
+		t.Fatal(err)
+	}
+	store.down.Store(true)
+	for i := range 12 {
+		if _, err := svc.Login(ctx, "alice", goodPW); !errors.Is(err, localauth.ErrUnavailable) {
+			t.Fatalf("login %d while the store fails: %v, want ErrUnavailable", i+1, err)
+		}
+	}
+	if c, err := st.Throttle().Count(ctx, "account:alice"); err != nil || c.Count != 0 {
+		t.Fatalf("after 12 right passwords the store failed to seal, the account holds %d attempts (%v), want 0", c.Count, err)
+	}
+	store.down.Store(false)
+	clock.Advance(time.Millisecond)
+	if _, err := svc.Login(ctx, "alice", goodPW); err != nil {
+		t.Fatalf("login once the store is back: %v", err)
+	}
+	// Wrong passwords still count, as ever.
+	for range 6 {
+		svc.Login(ctx, "alice", "not the password")
+	}
+	var rl *localauth.RateLimitError
+	if _, err := svc.Login(ctx, "alice", "not the password"); !errors.As(err, &rl) {
+		t.Fatalf("the 7th wrong password: %v, want a *RateLimitError", err)
+	}
+}
