@@ -271,3 +271,34 @@ func TestDevicesListedAndForgotten(t *testing.T) {
 		t.Fatalf("devices after the sessions were revoked: %d, %v", len(left), err)
 	}
 }
+
+// Removing a passkey ends the trust of every device but the acting one, as
+// turning TOTP off does: a device cookie copied before the removal passes
+// no lock after it.
+func TestPasskeyRemovalEndsOtherDevicesTrust(t *testing.T) {
+	fake := &fakePasskeys{}
+	e := MustFactorEnv(t, func(c *localauth.Config) { c.Passkeys = fake; c.NoClientAddress = false })
+	if _, err := e.Svc.Register(from("192.0.2.40", ""), "quinn", goodPW); err != nil {
+		t.Fatal(err)
+	}
+	laptop := trustedLogin(t, e, "192.0.2.40", "", "quinn", goodPW, "")
+	phone := trustedLogin(t, e, "192.0.2.41", "", "quinn", goodPW, "").DeviceToken
+	c := from("192.0.2.40", laptop.DeviceToken)
+	if _, err := e.Svc.BeginPasskeyRegistration(c, laptop.Token); err != nil {
+		t.Fatal(err)
+	}
+	pk, err := e.Svc.FinishPasskeyRegistration(c, laptop.Token, "Key", answer(fake.challenge(), "cred-q", fake.userHandle(), 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Svc.RemovePasskey(c, laptop.Token, pk.ID); err != nil {
+		t.Fatal(err)
+	}
+	lockAccount(t, e, "quinn")
+	if _, err := e.Svc.Login(from("203.0.113.40", phone), "quinn", goodPW); !errors.Is(err, localauth.ErrRateLimited) {
+		t.Fatalf("the phone's cookie after the passkey was removed, on a locked account: %v, want ErrRateLimited", err)
+	}
+	if _, err := e.Svc.Login(from("192.0.2.40", laptop.DeviceToken), "quinn", goodPW); err != nil {
+		t.Fatalf("the acting device on a locked account: %v, want a login", err)
+	}
+}

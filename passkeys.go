@@ -137,7 +137,9 @@ func passkeyName(name string) (string, error) {
 }
 
 // RemovePasskey removes the token's user's passkey with the given id. Every
-// other session of the user ends.
+// other session of the user ends, and every trusted device but the
+// client's own loses its trust, as when TOTP is turned off: a passkey is
+// removed because it may be in other hands.
 //
 // Errors: ErrFactorNotFound for an id that is not one of the user's;
 // ErrReauthRequired; ErrFactorUnavailable; ErrInvalidSession;
@@ -157,6 +159,7 @@ func (s *Service) RemovePasskey(ctx context.Context, token Token, id string) err
 	if err != nil {
 		return s.unavailable(ctx, "remove passkey", err)
 	}
+	s.endDeviceTrust(ctx, user, true, "passkey_removed")
 	s.credentialsChanged(ctx, user, "passkey_removed", n, slog.String("passkey", id))
 	s.recordActivity(ctx, user.ID, ActivityFactorRemoved, sess.PublicID, "passkey")
 	return nil
