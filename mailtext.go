@@ -2,7 +2,9 @@ package localauth
 
 import (
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // mailText writes the mails: plain text, short, saying what happened, what
@@ -58,6 +60,20 @@ second factors.
 `, u.DisplayName, u.Username, t.site)}
 }
 
+// maskEmail shows an address in a notice to another one: its domain and
+// the first character of its local part. The notice goes to an address
+// that may be in a stranger's hands (that is why the owner is told), so it
+// names the new address only as much as the owner needs to recognise it.
+func maskEmail(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i <= 0 {
+		return "***"
+	}
+	local, domain := addr[:i], addr[i+1:]
+	r, _ := utf8.DecodeRuneInString(local)
+	return string(r) + "***@" + domain
+}
+
 func (t mailText) emailChanged(to string, u User, newAddr string) Mail {
 	return Mail{Kind: "email_changed", To: to,
 		Subject: fmt.Sprintf("A new email address was given for your account on %s", t.site),
@@ -67,7 +83,7 @@ a new email address, %s, was just given for the account %q on %s.
 This address stays in force until the new one is confirmed.
 
 If this was not you, change your password at once.
-`, u.DisplayName, newAddr, u.Username, t.site)}
+`, u.DisplayName, maskEmail(newAddr), u.Username, t.site)}
 }
 
 func (t mailText) emailReplaced(to string, u User, newAddr string) Mail {
@@ -80,7 +96,7 @@ to %s.
 Reset links and notices for the account go there from now on.
 
 If you did not ask for this, contact the administrator at once.
-`, u.DisplayName, u.Username, t.site, newAddr)}
+`, u.DisplayName, u.Username, t.site, maskEmail(newAddr))}
 }
 
 func (t mailText) addressTaken(to string) Mail {
