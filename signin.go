@@ -76,23 +76,12 @@ func (s *Service) signIn(ctx context.Context, in signIn) (LoginResult, error) {
 		}
 		// Counters the store keeps go in the commit; the others (client
 		// addresses, in memory) are settled at once.
-		var giveBack, reset []throttle.Key
-		for _, k := range in.giveBack {
-			if name, ok := s.throttle.inStore(k); ok {
-				c.GiveBack = append(c.GiveBack, name)
-			} else {
-				giveBack = append(giveBack, k)
-			}
-		}
-		for _, k := range in.reset {
-			if name, ok := s.throttle.inStore(k); ok {
-				c.Reset = append(c.Reset, name)
-			} else {
-				reset = append(reset, k)
-			}
-		}
-		s.throttle.giveBack(ctx, giveBack...)
-		s.resetAll(ctx, reset)
+		giveBack, names, otherGiveBack := s.throttle.inStore(in.giveBack)
+		c.GiveBack = names
+		reset, names, otherReset := s.throttle.inStore(in.reset)
+		c.Reset = names
+		s.throttle.giveBack(ctx, otherGiveBack...)
+		s.resetAll(ctx, otherReset)
 		err = lc.CommitLogin(ctx, &c)
 		if err != nil && !errors.Is(err, ErrCredentialChanged) {
 			// The proof was right and the store failed: the attempt must
@@ -100,8 +89,8 @@ func (s *Service) signIn(ctx context.Context, in signIn) (LoginResult, error) {
 			// outage lock themselves out. Settle the store's counters on
 			// their own (they fail too if the store is still down, and
 			// then only delay the key).
-			s.throttle.giveBack(ctx, in.giveBack...)
-			s.resetAll(ctx, in.reset)
+			s.throttle.giveBack(ctx, giveBack...)
+			s.resetAll(ctx, reset)
 		}
 	} else {
 		err = s.store.CreateSession(ctx, &res.Session)

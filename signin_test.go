@@ -73,3 +73,52 @@ func TestFailedSessionWriteDoesNotCountAsAGuess(t *testing.T) {
 		t.Fatalf("the 7th wrong password: %v, want a *RateLimitError", err)
 	}
 }
+
+// When the session write fails, the client address's count, settled
+// before the commit, is not given back a second time: failures the client
+// made before stay counted.
+func TestFailedSessionWriteKeepsTheClientsFailures(t *testing.T) {
+	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "auth.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	store := &failingCommits{Store: st}
+	clock := NewClock()
+	svc, err := localauth.New(store, localauth.Config{
+		Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true,
+		Now: clock.Now, Logger: slog.New(slog.DiscardHandler),
+		Throttle: localauth.ThrottleConfig{ClientFree: 3},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	client := localauth.WithClientIP(ctx, "192.0.2.77")
+	if _, err := svc.Register(localauth.WithClientIP(ctx, "192.0.2.1"), "alice", goodPW); err != nil {
+		t.Fatal(err)
+	}
+	// Three wrong guesses, each on an account of its own: the client's
+	// free allowance is spent, no account's is.
+	for _, name := range []string{"u1", "u2", "u3"} {
+		if _, err := svc.Login(client, name, "not the password"); !errors.Is(err, localauth.ErrInvalidCredentials) {
+			t.Fatalf("wrong guess on %s: %v", name, err)
+		}
+	}
+	store.down.Store(true)
+	for range 3 {
+		if _, err := svc.Login(client, "alice", goodPW); !errors.Is(err, localauth.ErrUnavailable) {
+			t.Fatalf("login while the store fails: %v, want ErrUnavailable", err)
+		}
+	}
+	store.down.Store(false)
+	// Still three counted: one more goes (the first delay runs from it),
+	// the next waits.
+	if _, err := svc.Login(client, "u4", "not the password"); !errors.Is(err, localauth.ErrInvalidCredentials) {
+		t.Fatalf("the 4th wrong guess: %v, want it judged", err)
+	}
+	var rl *localauth.RateLimitError
+	if _, err := svc.Login(client, "u5", "not the password"); !errors.As(err, &rl) {
+		t.Fatalf("the 5th wrong guess: %v, want a *RateLimitError (failures given back twice?)", err)
+	}
+}

@@ -244,22 +244,30 @@ func (t *limiter) giveBack(ctx context.Context, keys ...throttle.Key) {
 	}
 }
 
-// inStore returns the name of k when its counter is kept in the Store's
+// inStore splits keys into those whose counters are kept in the Store's
 // own throttle counters, which a LoginCommit settles in the same
-// transaction as the session.
-func (t *limiter) inStore(k throttle.Key) (string, bool) {
+// transaction as the session, with their names, and the rest.
+func (t *limiter) inStore(keys []throttle.Key) (stored []throttle.Key, names []string, rest []throttle.Key) {
+	for _, k := range keys {
+		if t.ownCounter(k) {
+			stored, names = append(stored, k), append(names, k.Name)
+		} else {
+			rest = append(rest, k)
+		}
+	}
+	return stored, names, rest
+}
+
+// ownCounter reports whether k counts in the Store's own throttle counters.
+// The counter must be identified as the store's: an interface comparison,
+// guarded, since comparing two values of a type that is not comparable
+// panics. A counter that cannot be told apart is not the store's.
+func (t *limiter) ownCounter(k throttle.Key) bool {
 	if t.cfg.Disabled || !t.ownStore || k.Name == "" || k.Store == nil {
-		return "", false
+		return false
 	}
-	// The key's counter must be the store's own, identified as such: an
-	// interface comparison, guarded, since comparing two values of a type
-	// that is not comparable panics. A counter that cannot be told apart
-	// is settled on its own, outside the commit.
 	typ := reflect.TypeOf(k.Store)
-	if typ != reflect.TypeOf(t.accounts) || !typ.Comparable() || k.Store != t.accounts {
-		return "", false
-	}
-	return k.Name, true
+	return typ == reflect.TypeOf(t.accounts) && typ.Comparable() && k.Store == t.accounts
 }
 
 // loginWait returns how long the client must wait before its next
