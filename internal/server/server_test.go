@@ -73,30 +73,23 @@ func serve(tb testing.TB, s *server.Server) *httptest.Server {
 // get fetches url without following redirects.
 func get(tb testing.TB, c *http.Client, url string, header ...string) (*http.Response, string) {
 	tb.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := c.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res, string(b)
+	return do(tb, c, http.MethodGet, url, nil, header...)
 }
 
 // postJSON posts body to url.
 func postJSON(tb testing.TB, c *http.Client, url, body string, header ...string) (*http.Response, string) {
 	tb.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	return do(tb, c, http.MethodPost, url, strings.NewReader(body), append([]string{"Content-Type", "application/json"}, header...)...)
+}
+
+// do sends one request with the header pairs given and returns the answer
+// with its body read.
+func do(tb testing.TB, c *http.Client, method, url string, body io.Reader, header ...string) (*http.Response, string) {
+	tb.Helper()
+	req, err := http.NewRequest(method, url, body)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
