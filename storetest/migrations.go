@@ -40,8 +40,8 @@ type Migrations struct {
 
 // RunMigrations runs the migration suite: databases as older binaries left
 // them migrate, and their users and sessions go on working. The store must
-// be a localauth.SchemaVersioner, a localauth.HandoffStore and a
-// localauth.FactorStore.
+// be a localauth.SchemaVersioner and a localauth.TOTPStore (which holds the
+// HandoffStore).
 func RunMigrations(t *testing.T, m Migrations) {
 	t.Run("SkeletonMigrationKeepsCollidingUsers", func(t *testing.T) { testSkeletonMigration(t, m) })
 	t.Run("SecondFactorMigration", func(t *testing.T) { testSecondFactorMigration(t, m) })
