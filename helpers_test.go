@@ -110,6 +110,18 @@ func MustEnv(tb testing.TB, edit ...func(*localauth.Config)) *Env {
 	}
 	tb.Cleanup(func() { svc.Close() })
 	e.Svc = svc
+	if cfg.Hasher == e.Hasher {
+		// New makes the dummy hash for unknown usernames in the
+		// background. Wait for it, so that a test counting hashes counts
+		// only those its own calls made.
+		deadline := time.Now().Add(30 * time.Second)
+		for e.Hasher.hashes.Load() == 0 {
+			if time.Now().After(deadline) {
+				tb.Fatal("New never made its dummy hash")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 	return e
 }
 
