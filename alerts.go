@@ -21,6 +21,11 @@ func (s *Service) alertNewDevice(ctx context.Context, userID int64, sessionID st
 	if s.mail == nil || as == nil {
 		return
 	}
+	// Whether there is a verified address to tell is asked first: it is
+	// one read, and most accounts have none.
+	if st, err := s.mail.store.UserEmail(ctx, userID); err != nil || !st.Verified || st.Email == "" {
+		return
+	}
 	if on, err := as.SignInAlerts(ctx, userID); err != nil || !on {
 		return
 	}

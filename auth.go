@@ -151,10 +151,11 @@ func (s *Service) newHashNormalized(ctx context.Context, normalized string) ([]b
 // password has verified. A hash made at a lower cost than configured is
 // replaced. The session token is new, from Config.Rand.
 //
-// The attempt is counted (see ThrottleConfig) before the hash is compared,
-// under the account, or under the client's device when it presents a
-// device token (WithDeviceToken) trusted for the account, and under the
-// client's address; a correct password gives the attempt back. The comparison
+// The attempt is counted (see ThrottleConfig) under the account, or under
+// the client's device when it presents a device token (WithDeviceToken)
+// trusted for the account, and under the client's address, before the
+// comparison's result is used; a correct password gives the attempt back.
+// A key that must wait is refused without hashing. The comparison
 // waits for a hashing slot in a fair queue at most Config.HashQueueWait.
 // When the user already has Config.MaxSessionsPerUser sessions, the oldest
 // ends.
@@ -216,20 +217,29 @@ func (s *Service) Login(ctx context.Context, username, password string, opts ...
 	if trusted {
 		acct = s.throttle.deviceKey(user.ID, HashToken(device))
 	}
-	if err := s.throttle.admit(ctx, acct, client); err != nil {
-		s.audit(ctx, slog.LevelWarn, EventThrottled, who, "login_refused", slog.Bool("trusted_device", trusted))
-		if found && errors.Is(err, ErrRateLimited) {
-			s.alertLocked(ctx, user.ID)
-			s.foldActivity(ctx, user.ID, ActivityAccountLocked, "too many failed attempts")
-		}
-		return LoginResult{}, err
+	// Both counts are decided before any bcrypt work, so that a throttled
+	// key costs none. The client's is counted at once (in memory); the
+	// account's is claimed, then committed to the store beside the
+	// comparison, and the comparison's result is acted on only once that
+	// commit has admitted it: every guess is counted before it is judged,
+	// and the commit's latency hides behind the hash.
+	if err := s.throttle.admit(ctx, client); err != nil {
+		return s.loginRefused(ctx, who, user, false, trusted, err)
+	}
+	claim, err := s.throttle.claim(ctx, acct)
+	if err != nil {
+		s.throttle.giveBack(ctx, client)
+		return s.loginRefused(ctx, who, user, found, trusted, err)
 	}
 	release, err := s.acquireHash(ctx)
 	if err != nil {
 		// Never tried: the attempt does not count.
-		s.throttle.giveBack(ctx, acct, client)
+		claim.Drop(ctx)
+		s.throttle.giveBack(ctx, client)
 		return LoginResult{}, err
 	}
+	counted := make(chan error, 1)
+	go func() { counted <- s.throttle.count(ctx, claim) }()
 	// The slot is held for the comparison (and a rehash), not for the
 	// store writes that follow.
 	held := true
@@ -239,30 +249,47 @@ func (s *Service) Login(ctx context.Context, username, password string, opts ...
 		}
 	}()
 	normalized, pwErr := NormalizePassword(password)
+	matched := false
 	if !found || pwErr != nil {
 		dummy, err := s.dummyHash()
 		if err != nil {
 			return LoginResult{}, s.unavailable(ctx, "login", err)
 		}
 		_ = s.hasher.Compare(dummy, password)
-		s.audit(ctx, slog.LevelWarn, EventLoginFailed, who, "bad_credentials")
-		return LoginResult{}, ErrInvalidCredentials
+	} else if err := s.hasher.Compare(cred.Hash, normalized); err == nil {
+		matched = true
+	} else if !isMismatch(err) {
+		s.log.Error("localauth: stored password hash cannot be checked", "user_id", user.ID, "err", err)
 	}
-	if err := s.hasher.Compare(cred.Hash, normalized); err != nil {
-		if !isMismatch(err) {
-			s.log.Error("localauth: stored password hash cannot be checked", "user_id", user.ID, "err", err)
+	// The slot is needed for a rehash at most: the writes that follow run
+	// beside the next hashes, not in their way.
+	if !matched || !user.Enabled || !s.hasher.NeedsRehash(cred.Hash) {
+		held = false
+		release()
+	}
+	if err := <-counted; err != nil {
+		// Other instances' guesses filled the account's count while this
+		// one was compared: its result is dropped unseen.
+		s.throttle.giveBack(ctx, client)
+		if !errors.Is(err, ErrRateLimited) {
+			return LoginResult{}, s.unavailable(ctx, "login", err)
 		}
+		return s.loginRefused(ctx, who, user, found, trusted, err)
+	}
+	if !matched {
 		s.audit(ctx, slog.LevelWarn, EventLoginFailed, who, "bad_credentials", slog.Bool("trusted_device", trusted))
-		s.foldActivity(ctx, user.ID, ActivityLoginFailed, "wrong password")
+		if found {
+			s.foldActivity(ctx, user.ID, ActivityLoginFailed, "wrong password")
+		}
 		return LoginResult{}, ErrInvalidCredentials
 	}
-	// The password was right. The slot is needed for a rehash at most: the
-	// writes that follow run beside the next hashes, not in their way.
-	if user.Enabled && s.hasher.NeedsRehash(cred.Hash) {
+	// The password was right, and a hash made with weaker settings is
+	// replaced, under the slot still held for it.
+	if held {
 		s.rehash(ctx, user.ID, cred.Hash, normalized)
+		held = false
+		release()
 	}
-	held = false
-	release()
 	// The attempt is given back; a trusted device, having proved itself,
 	// starts over. A login that goes on to its session settles the
 	// account's count in the session's transaction.
@@ -303,6 +330,23 @@ func (s *Service) Login(ctx context.Context, username, password string, opts ...
 		return LoginResult{}, ErrInvalidCredentials
 	}
 	return res, err
+}
+
+// loginRefused audits a login refused by a guess count. When the refusing
+// count is the account's or its trusted device's (accountCount) and the
+// account exists, the owner is told once per lock and the lock joins the
+// account's activity; a client address that reached its limit locks no
+// account.
+func (s *Service) loginRefused(ctx context.Context, who string, user User, accountCount, trusted bool, err error) (LoginResult, error) {
+	if !errors.Is(err, ErrRateLimited) {
+		return LoginResult{}, s.unavailable(ctx, "login", err)
+	}
+	s.audit(ctx, slog.LevelWarn, EventThrottled, who, "login_refused", slog.Bool("trusted_device", trusted))
+	if accountCount {
+		s.alertLocked(ctx, user.ID)
+		s.foldActivity(ctx, user.ID, ActivityAccountLocked, "too many failed attempts")
+	}
+	return LoginResult{}, err
 }
 
 // rehash replaces a hash made with weaker settings. A failure is logged and

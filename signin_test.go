@@ -5,12 +5,14 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/localauth/localauth"
 	"github.com/localauth/localauth/sqlitestore"
+	"github.com/localauth/localauth/throttle"
 )
 
 // failingCommits is a SQLite store whose CommitLogin fails while down is
@@ -120,5 +122,65 @@ func TestFailedSessionWriteKeepsTheClientsFailures(t *testing.T) {
 	var rl *localauth.RateLimitError
 	if _, err := svc.Login(client, "u5", "not the password"); !errors.As(err, &rl) {
 		t.Fatalf("the 5th wrong guess: %v, want a *RateLimitError (failures given back twice?)", err)
+	}
+}
+
+// elsewhere is account counters in a real store shared with other
+// instances, whose first Admit finds the rest of the key's allowance
+// already taken by guesses made elsewhere: as if another instance's
+// guessers got there between this instance's claim and its count.
+type elsewhere struct {
+	throttle.Store
+	once sync.Once
+}
+
+func (e *elsewhere) Admit(ctx context.Context, key string, now time.Time, rule throttle.Rule) (time.Duration, error) {
+	e.once.Do(func() {
+		for range rule.Free + 1 {
+			e.Store.Admit(ctx, key, now, rule)
+		}
+	})
+	return e.Store.Admit(ctx, key, now, rule)
+}
+
+// A login is compared beside the commit of its count, and its result is
+// used only once the count is in. When other instances' guesses filled
+// the account's count meanwhile, the result is dropped unseen: a right
+// password and a wrong one get the same refusal, and no session starts.
+func TestLoginActsOnlyOnACountedGuess(t *testing.T) {
+	for _, pw := range []string{goodPW, "not the password"} {
+		st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "auth.db"), sqlitestore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		hasher := &CountingHasher{BcryptHasher: localauth.BcryptHasher{Cost: 4}}
+		svc, err := localauth.New(st, localauth.Config{
+			Hasher: hasher, AllowWeakCost: true, NoClientAddress: true, Logger: slog.New(slog.DiscardHandler),
+			Throttle: localauth.ThrottleConfig{Store: &elsewhere{Store: st.Throttle()}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { svc.Close() })
+		u, err := svc.Register(ctx, "alice", goodPW)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compares := hasher.compares.Load()
+		_, err = svc.Login(ctx, "alice", pw)
+		var rl *localauth.RateLimitError
+		if !errors.As(err, &rl) || rl.RetryAfter <= 0 {
+			t.Fatalf("a guess whose count others filled meanwhile (%q): %v, want a *RateLimitError", pw, err)
+		}
+		if hasher.compares.Load() != compares+1 {
+			t.Fatalf("%d comparisons, want the one made beside the count", hasher.compares.Load()-compares)
+		}
+		if ss, err := svc.Sessions(ctx, u.ID); err != nil || len(ss) != 0 {
+			t.Fatalf("sessions after the refused login: %d (%v), want none", len(ss), err)
+		}
+		if c, err := st.Throttle().Count(ctx, "account:alice"); err != nil || c.Count != 6 {
+			t.Fatalf("the account's count: %d (%v), want the 6 made elsewhere, and not this refused one", c.Count, err)
+		}
 	}
 }

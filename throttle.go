@@ -12,10 +12,12 @@ import (
 // ThrottleConfig sets how password guessing slows down. SECURITY.md states
 // the policy with its numbers.
 //
-// Every password check is counted when it is admitted, before the hash is
-// compared, and given back when the password was right: a burst of guesses
-// sent at the same moment cannot all pass the check before the first failure
-// is recorded. Attempts are counted under two keys:
+// Every password check is counted before its result is used, and given
+// back when the password was right: a burst of guesses sent at the same
+// moment cannot all be judged before the first failure is recorded. A key
+// that must wait is refused before any bcrypt work; a login's count is
+// committed beside its comparison, which is acted on only once the count
+// is in (throttle.Pending). Attempts are counted under two keys:
 //
 //   - the account, by canonical username, whether or not it exists (so that
 //     throttling tells nothing about which accounts exist). A client that
@@ -105,6 +107,8 @@ type limiter struct {
 	accounts throttle.Store   // account, device, factor and session keys
 	clients  *throttle.Memory // client address keys
 	logins   *throttle.LoginRate
+	// pending holds the attempts claimed and not yet counted (see claim).
+	pending *throttle.Pending
 	// ownStore is whether accounts is the Store's own (a
 	// ThrottleStoreProvider's), whose counters a LoginCommit can settle.
 	ownStore bool
@@ -149,7 +153,7 @@ func newLimiter(cfg ThrottleConfig, store Store, now func() time.Time) (*limiter
 		cfg.MaxDelay < cfg.BaseDelay || cfg.ForgetAfter < 0 || cfg.MaxEntries < 0 {
 		return nil, fmt.Errorf("localauth: invalid throttle configuration")
 	}
-	t := &limiter{cfg: cfg, now: now, accounts: cfg.Store, clients: throttle.NewMemory(cfg.MaxEntries)}
+	t := &limiter{cfg: cfg, now: now, accounts: cfg.Store, clients: throttle.NewMemory(cfg.MaxEntries), pending: throttle.NewPending()}
 	if t.accounts == nil {
 		if p, ok := store.(ThrottleStoreProvider); ok {
 			t.accounts, t.ownStore = p.Throttle(), true
@@ -227,6 +231,38 @@ func (t *limiter) admit(ctx context.Context, keys ...throttle.Key) error {
 		return nil
 	}
 	wait, err := throttle.Admit(ctx, t.now(), keys...)
+	if err != nil {
+		return storeErr(err)
+	}
+	if wait > 0 {
+		return &RateLimitError{RetryAfter: wait}
+	}
+	return nil
+}
+
+// claim decides at once whether an attempt under k may go, counting this
+// process's attempts under k not yet counted as made now, and returns the
+// claim that counts it (see throttle.Pending): a *RateLimitError when k
+// must wait. The caller runs its work beside count and acts on the work's
+// result only once count has admitted the attempt.
+func (t *limiter) claim(ctx context.Context, k throttle.Key) (*throttle.Claim, error) {
+	if t.cfg.Disabled {
+		k = throttle.Key{}
+	}
+	c, wait, err := t.pending.Claim(ctx, t.now(), k)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if wait > 0 {
+		return nil, &RateLimitError{RetryAfter: wait}
+	}
+	return c, nil
+}
+
+// count counts a claimed attempt in its store, ending the claim: a
+// *RateLimitError when other processes' attempts filled the key first.
+func (t *limiter) count(ctx context.Context, c *throttle.Claim) error {
+	wait, err := c.Count(ctx)
 	if err != nil {
 		return storeErr(err)
 	}

@@ -1,8 +1,9 @@
 // Package throttle is the machinery behind localauth's guess limits and its
 // fair queue for password hashing: attempt counters that make a key wait
 // longer after each attempt past a free allowance, the contract of a store
-// that keeps such counters, a token bucket of successful logins per client,
-// and the admission queue that shares the hashing cores between clients.
+// that keeps such counters, claims that let a counter's commit run beside
+// the work it guards, a token bucket of successful logins per client, and
+// the admission queue that shares the hashing cores between clients.
 //
 // It holds no policy. Which keys are counted (an account, a trusted device,
 // a client address), how many attempts each gets for free, and what a wait

@@ -1,0 +1,119 @@
+package throttle
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Pending lets a caller count an attempt in a Store while other work runs,
+// instead of before it. Claim decides at once whether the attempt may go
+// on to the work; Claim.Count then makes the stored count, which has the
+// last word.
+//
+// It exists for work that is expensive and whose result must not be acted
+// on before the attempt is counted, such as a password comparison beside
+// a durable commit: the commit's latency hides behind the work. The caller
+// must wait for Count's answer before it uses the work's result, and drop
+// the result when Count refuses.
+//
+// Claim refuses only what the store itself says must wait, so that no
+// attempt is ever refused on a guess. It grants a claim to be counted
+// later while the stored count and the attempts this process has in
+// flight together leave room; past that, the attempts in flight may fill
+// the key or may already be in the stored count, and Claim counts the
+// attempt in the store at once, as Admit does, before any work. So of n
+// concurrent attempts on a key free for exactly k more, one process lets
+// at most 2k go on to the work, and their Counts admit k in all, also
+// across processes sharing the store.
+type Pending struct {
+	mu       sync.Mutex
+	inFlight map[string]int
+}
+
+// NewPending returns a Pending with no claims.
+func NewPending() *Pending {
+	return &Pending{inFlight: make(map[string]int)}
+}
+
+// Claim is one attempt under a key that may go on to the work. Exactly one
+// of Count and Drop must be called on it.
+type Claim struct {
+	p   *Pending
+	k   Key
+	now time.Time
+	// inFlight is whether the claim is among p's attempts in flight;
+	// counted, whether the attempt is already in the store.
+	inFlight, counted bool
+}
+
+// Claim returns a claim on one attempt under k at now, or, when k must
+// still wait, no claim and how long. The zero Key needs no claim: the
+// claim returned counts nothing.
+func (p *Pending) Claim(ctx context.Context, now time.Time, k Key) (*Claim, time.Duration, error) {
+	c := &Claim{p: p, k: k, now: now}
+	if k.Name == "" {
+		return c, 0, nil
+	}
+	st, err := k.Store.Count(ctx, k.Name)
+	if err != nil {
+		return nil, 0, err
+	}
+	if st.Last.Before(now.Add(-k.Rule.ForgetAfter)) {
+		st = State{}
+	}
+	if wait := k.Rule.Wait(st.Count, st.Last, now); wait > 0 {
+		return nil, wait, nil
+	}
+	p.mu.Lock()
+	earlier := p.inFlight[k.Name]
+	if earlier == 0 || k.Rule.Wait(st.Count+earlier, now, now) == 0 {
+		p.inFlight[k.Name]++
+		c.inFlight = true
+	}
+	p.mu.Unlock()
+	if c.inFlight {
+		return c, 0, nil
+	}
+	wait, err := k.Store.Admit(ctx, k.Name, now, k.Rule)
+	if err != nil || wait > 0 {
+		return nil, wait, err
+	}
+	c.counted = true
+	return c, 0, nil
+}
+
+// Count counts the claimed attempt in the store, as Admit does, unless
+// Claim already did, and ends the claim. It returns the store's wait when
+// other attempts got there first: then nothing is counted and the attempt
+// must not be acted on.
+func (c *Claim) Count(ctx context.Context) (time.Duration, error) {
+	if c.k.Name == "" || c.counted {
+		return 0, nil
+	}
+	defer c.end()
+	return c.k.Store.Admit(ctx, c.k.Name, c.now, c.k.Rule)
+}
+
+// Drop ends the claim as an attempt never made: one Claim counted already
+// is given back.
+func (c *Claim) Drop(ctx context.Context) {
+	if c.counted {
+		GiveBack(ctx, c.k)
+		c.counted = false
+	}
+	c.end()
+}
+
+// end takes the claim out of the attempts in flight.
+func (c *Claim) end() {
+	if !c.inFlight {
+		return
+	}
+	c.inFlight = false
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	if c.p.inFlight[c.k.Name]--; c.p.inFlight[c.k.Name] <= 0 {
+		delete(c.p.inFlight, c.k.Name)
+	}
+}
