@@ -142,14 +142,14 @@ func TestMetricsDuringLoginBurst(t *testing.T) {
 	wrong := statuses["bob"][401]
 	throttled := statuses["alice"][429] + statuses["bob"][429]
 	for series, want := range map[string]int{
-		`localauth_logins_total{outcome="success"}`:                  statuses["alice"][200],
-		`localauth_sessions_created_total`:                           statuses["alice"][200],
-		`localauth_logins_total{outcome="bad_credentials"}`:          wrong,
-		`localauth_logins_total{outcome="throttled"}`:                throttled,
-		`localauth_throttle_refusals_total{kind="login"}`:            throttled,
-		`localauth_hash_queue_wait_seconds_count{result="refused"}`:  busy,
-		`localauth_hashes_in_flight`:                                 0,
-		`localauth_live_tabs_open`:                                   1,
+		`localauth_logins_total{outcome="success"}`:                 statuses["alice"][200],
+		`localauth_sessions_created_total`:                          statuses["alice"][200],
+		`localauth_logins_total{outcome="bad_credentials"}`:         wrong,
+		`localauth_logins_total{outcome="throttled"}`:               throttled,
+		`localauth_throttle_refusals_total{kind="login"}`:           throttled,
+		`localauth_hash_queue_wait_seconds_count{result="refused"}`: busy,
+		`localauth_hashes_in_flight`:                                0,
+		`localauth_live_tabs_open`:                                  1,
 	} {
 		if got := after[series]; got != float64(want) {
 			t.Errorf("%s: got %v, want %d (statuses %v)", series, got, want, statuses)
