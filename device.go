@@ -29,8 +29,8 @@ type Device struct {
 // Store without it gets no trusted devices: every client is a stranger.
 // Both stores implement it; a user's devices are deleted with the user.
 // Errors follow the rule of Store ("not found" is ErrDeviceNotFound here).
-// Expired devices are deleted by Store.DeleteExpiredSessions; until then
-// DeviceTrusted and Devices pass over them.
+// DeviceTrusted and Devices pass over expired devices until
+// DeleteExpiredDevices deletes them.
 type DeviceStore interface {
 	// TrustDevice records d, a device of d.UserID trusted until
 	// d.ExpiresAt. When replaces names a device of that user, that record
@@ -50,6 +50,9 @@ type DeviceStore interface {
 	// DeleteDevices deletes every device of the user but the one whose
 	// token hash is except, when given, and returns how many.
 	DeleteDevices(ctx context.Context, userID int64, except *TokenHash) (int, error)
+	// DeleteExpiredDevices deletes the devices whose trust expired at or
+	// before now, and returns how many.
+	DeleteExpiredDevices(ctx context.Context, now time.Time) (int, error)
 }
 
 // EventDevice is the audit event of trusted devices: their trust ended

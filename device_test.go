@@ -2,6 +2,7 @@ package localauth_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"testing"
@@ -300,5 +301,44 @@ func TestPasskeyRemovalEndsOtherDevicesTrust(t *testing.T) {
 	}
 	if _, err := e.Svc.Login(from("192.0.2.40", laptop.DeviceToken), "quinn", goodPW); err != nil {
 		t.Fatalf("the acting device on a locked account: %v, want a login", err)
+	}
+}
+
+// The background purge sweeps each ability's own records: trusted devices
+// past their expiry and guess counters idle past the forget window go,
+// those still in force stay.
+func TestPurgeExpiredSweepsDevicesAndIdleCounters(t *testing.T) {
+	e := MustEnv(t)
+	e.MustRegister(t, "alice", goodPW)
+	e.MustLogin(t, "alice", goodPW) // trusts this browser for 180 days
+	e.Svc.Login(ctx, "bob", "a wrong guess")
+	e.Clock.Advance(181 * 24 * time.Hour)
+	e.MustLogin(t, "alice", goodPW) // a second browser, trusted from now
+	e.Svc.Login(ctx, "carol", "a wrong guess")
+	if _, err := e.Svc.PurgeExpired(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", e.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var devices int
+	if err := db.QueryRow(`SELECT count(*) FROM devices`).Scan(&devices); err != nil || devices != 1 {
+		t.Fatalf("devices after the purge: %d (%v), want the one trusted since", devices, err)
+	}
+	var keys []string
+	rows, err := db.Query(`SELECT key FROM throttle ORDER BY key`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		rows.Scan(&k)
+		keys = append(keys, k)
+	}
+	if len(keys) != 1 || keys[0] != "account:carol" {
+		t.Fatalf("counters after the purge: %v, want only the recent account:carol", keys)
 	}
 }

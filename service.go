@@ -417,7 +417,9 @@ func (s *Service) purgeLoop(ctx context.Context, every time.Duration) {
 }
 
 // PurgeExpired deletes the sessions that expired or idled out, and returns how
-// many it deleted, the expired handoffs (HandoffStore), and the security
+// many it deleted; then the expired handoffs (HandoffStore), the expired
+// trusted devices (DeviceStore), the guess counters idle past
+// ThrottleConfig.ForgetAfter (see ThrottleStoreProvider) and the security
 // activity older than Config.ActivityRetention. New runs it every
 // Config.PurgeInterval.
 func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
@@ -427,11 +429,16 @@ func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 		idleBefore = now.Add(-s.idle)
 	}
 	s.cache.sweep(now, idleBefore)
-	s.throttle.sweep()
 	s.purgeMailTokens(ctx, now)
 	n, err := s.store.DeleteExpiredSessions(ctx, now, idleBefore)
 	if err == nil && s.handoffs != nil {
 		_, err = s.handoffs.DeleteExpiredHandoffs(ctx, now)
+	}
+	if ds, ok := s.deviceStore(); ok && err == nil {
+		_, err = ds.DeleteExpiredDevices(ctx, now)
+	}
+	if err == nil {
+		err = s.throttle.sweep(ctx)
 	}
 	if err == nil {
 		err = s.pruneActivity(ctx)

@@ -116,10 +116,9 @@ type Store interface {
 	// DeleteExpiredSessions deletes sessions that expired at or before now,
 	// and, when idleBefore is not zero, those last seen before it. It
 	// returns how many sessions it deleted. It logs no revocation: every
-	// instance refuses an expired session on its own. A store that is also
-	// a DeviceStore deletes the devices expired at now here too, and one
-	// that is a ThrottleStoreProvider the counters idle for a week;
-	// handoffs have their own HandoffStore.DeleteExpiredHandoffs.
+	// instance refuses an expired session on its own. Sessions only: each
+	// other ability sweeps its own records (HandoffStore, DeviceStore,
+	// throttle.Sweeper).
 	DeleteExpiredSessions(ctx context.Context, now, idleBefore time.Time) (int, error)
 }
 

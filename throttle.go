@@ -92,8 +92,9 @@ type ThrottleConfig struct {
 
 // ThrottleStoreProvider is an optional ability of a Store: keeping the
 // account and device counters with the accounts, so that every instance
-// counts together and a restart does not forget a lock. A store that is
-// one deletes counters idle for a week in Store.DeleteExpiredSessions.
+// counts together and a restart does not forget a lock. When the counters
+// are also a throttle.Sweeper, Service.PurgeExpired deletes those idle for
+// a week, or ForgetAfter when longer.
 type ThrottleStoreProvider interface {
 	Throttle() throttle.Store
 }
@@ -330,12 +331,26 @@ func (t *limiter) loginKey(ip string) string {
 	return "client:" + throttle.ClientBucket(ip)
 }
 
-// sweep drops forgotten in-memory counters.
-func (t *limiter) sweep() {
-	forget := t.now().Add(-t.cfg.ForgetAfter)
-	t.clients.Sweep(forget)
-	if m, ok := t.accounts.(*throttle.Memory); ok {
-		m.Sweep(forget)
+// sweep deletes the counters idle past ForgetAfter, whose counts are
+// forgotten: the client addresses' and the login rates in memory, and the
+// account counters when their store is a throttle.Sweeper. Counters in a
+// store, which instances may share, are kept at least a week, so that an instance
+// configured to forget sooner does not erase the counts of one that
+// forgets later.
+func (t *limiter) sweep(ctx context.Context) error {
+	now := t.now()
+	forget := now.Add(-t.cfg.ForgetAfter)
+	t.clients.DeleteIdle(ctx, forget)
+	t.logins.Sweep(now)
+	sw, ok := t.accounts.(throttle.Sweeper)
+	if !ok {
+		return nil
 	}
-	t.logins.Sweep(t.now())
+	if _, inMemory := t.accounts.(*throttle.Memory); !inMemory {
+		if week := now.Add(-7 * 24 * time.Hour); week.Before(forget) {
+			forget = week
+		}
+	}
+	_, err := sw.DeleteIdle(ctx, forget)
+	return err
 }

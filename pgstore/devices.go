@@ -109,3 +109,11 @@ func (s *Store) DeleteDevices(ctx context.Context, userID int64, except *localau
 		`DELETE FROM devices WHERE user_id = $1 AND ($2::bytea IS NULL OR token_hash <> $2)`, userID, keep)
 	return int(tag.RowsAffected()), err
 }
+
+// DeleteExpiredDevices implements localauth.DeviceStore.
+func (s *Store) DeleteExpiredDevices(ctx context.Context, now time.Time) (int, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `DELETE FROM devices WHERE expires_at <= $1`, now)
+	return int(tag.RowsAffected()), err
+}

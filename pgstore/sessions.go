@@ -189,29 +189,16 @@ func (s *Store) Sessions(ctx context.Context, userID int64) ([]localauth.Session
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (localauth.Session, error) { return scanSession(r) })
 }
 
-// DeleteExpiredSessions implements localauth.Store: the sessions, and, as
-// a DeviceStore and ThrottleStoreProvider, expired devices and idle
-// counters.
+// DeleteExpiredSessions implements localauth.Store.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now, idleBefore time.Time) (int, error) {
-	var n int64
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var idle *time.Time
-		if !idleBefore.IsZero() {
-			idle = &idleBefore
-		}
-		tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1 OR ($2::timestamptz IS NOT NULL AND last_seen_at < $2)`, now, idle)
-		if err != nil {
-			return err
-		}
-		n = tag.RowsAffected()
-		if _, err = tx.Exec(ctx, `DELETE FROM devices WHERE expires_at <= $1`, now); err != nil {
-			return err
-		}
-		// Counters idle for longer than any sensible ForgetAfter.
-		_, err = tx.Exec(ctx, `DELETE FROM throttle WHERE last < $1::timestamptz - interval '7 days'`, now)
-		return err
-	})
-	return int(n), err
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var idle *time.Time
+	if !idleBefore.IsZero() {
+		idle = &idleBefore
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1 OR ($2::timestamptz IS NOT NULL AND last_seen_at < $2)`, now, idle)
+	return int(tag.RowsAffected()), err
 }
 
 // CreateHandoff implements localauth.HandoffStore.

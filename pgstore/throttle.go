@@ -80,3 +80,11 @@ func (t throttleStore) Count(ctx context.Context, key string) (throttle.State, e
 	c.Last = utc(c.Last)
 	return c, err
 }
+
+// DeleteIdle implements throttle.Sweeper.
+func (t throttleStore) DeleteIdle(ctx context.Context, forgetBefore time.Time) (int, error) {
+	ctx, cancel := t.s.ctx(ctx)
+	defer cancel()
+	tag, err := t.s.pool.Exec(ctx, `DELETE FROM throttle WHERE last < $1`, forgetBefore)
+	return int(tag.RowsAffected()), err
+}

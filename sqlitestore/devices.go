@@ -106,3 +106,13 @@ func (s *Store) DeleteDevices(ctx context.Context, userID int64, except *localau
 	n, err := res.RowsAffected()
 	return int(n), err
 }
+
+// DeleteExpiredDevices implements localauth.DeviceStore.
+func (s *Store) DeleteExpiredDevices(ctx context.Context, now time.Time) (int, error) {
+	res, err := s.write.ExecContext(ctx, `DELETE FROM devices WHERE expires_at <= ?`, ms(now))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}

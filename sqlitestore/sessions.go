@@ -196,29 +196,18 @@ func (s *Store) Sessions(ctx context.Context, userID int64) ([]localauth.Session
 	return out, rows.Err()
 }
 
-// DeleteExpiredSessions implements localauth.Store: the sessions, and, as
-// a DeviceStore and ThrottleStoreProvider, expired devices and idle
-// counters.
+// DeleteExpiredSessions implements localauth.Store.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now, idleBefore time.Time) (int, error) {
 	idle := int64(0)
 	if !idleBefore.IsZero() {
 		idle = ms(idleBefore)
 	}
-	var n int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx,
-			`DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at < ?`, ms(now), idle)
-		if err != nil {
-			return err
-		}
-		n, _ = res.RowsAffected()
-		if _, err = tx.ExecContext(ctx, `DELETE FROM devices WHERE expires_at <= ?`, ms(now)); err != nil {
-			return err
-		}
-		// Counters idle for longer than any sensible ForgetAfter.
-		_, err = tx.ExecContext(ctx, `DELETE FROM throttle WHERE last < ?`, ms(now.Add(-7*24*time.Hour)))
-		return err
-	})
+	res, err := s.write.ExecContext(ctx,
+		`DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at < ?`, ms(now), idle)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
 	return int(n), err
 }
 

@@ -77,6 +77,25 @@ func testThrottleStore(t *testing.T, h *harness) {
 	if c, _ := th.Count(ctx, "account:other"); c.Count != 0 {
 		t.Fatalf("after Reset: %+v", c)
 	}
+	// Idle counters are swept, and only those: the key counted at later
+	// stays, the one last counted two hours before goes.
+	sw, ok := th.(throttle.Sweeper)
+	if !ok {
+		t.Fatal("the store's counters are not a throttle.Sweeper: idle counters would stay forever")
+	}
+	th.Admit(ctx, "account:idle", now, rule)
+	th.Admit(ctx, "account:recent", later, rule)
+	n, err := sw.DeleteIdle(ctx, later)
+	noErr(t, "DeleteIdle", err)
+	if n != 1 {
+		t.Fatalf("DeleteIdle: %d deleted, want the 1 idle counter", n)
+	}
+	if c, _ := th.Count(ctx, "account:recent"); c.Count != 1 {
+		t.Fatalf("a counter used at the sweep's time was deleted: %+v", c)
+	}
+	if c, _ := th.Count(ctx, "account:idle"); c.Count != 0 {
+		t.Fatalf("an idle counter survived the sweep: %+v", c)
+	}
 }
 
 // testDevices checks DeviceStore: a device is trusted for the user it was
@@ -107,13 +126,19 @@ func testDevices(t *testing.T, h *harness) {
 	if trusted(u.ID, t0) {
 		t.Fatal("a deleted user's device is still trusted")
 	}
-	// Expired devices are purged with expired sessions.
+	// Expired devices are deleted by their own sweep, and only those.
 	noErr(t, "TrustDevice", ds.TrustDevice(ctx, newDevice(other.ID, "device", "otto-device-0001", t0, t0.Add(time.Hour)), nil))
-	_, err := s.DeleteExpiredSessions(ctx, t0.Add(2*time.Hour), time.Time{})
-	noErr(t, "DeleteExpiredSessions", err)
 	noErr(t, "TrustDevice", ds.TrustDevice(ctx, newDevice(other.ID, "new", "otto-device-0002", t0, t0.Add(3*time.Hour)), nil))
+	n, err := ds.DeleteExpiredDevices(ctx, t0.Add(2*time.Hour))
+	noErr(t, "DeleteExpiredDevices", err)
+	if n != 1 {
+		t.Fatalf("DeleteExpiredDevices: %d deleted, want otto's expired device alone", n)
+	}
 	if trusted(other.ID, t0) {
-		t.Fatal("an expired device survived the purge")
+		t.Fatal("an expired device survived the sweep")
+	}
+	if ok, err := ds.DeviceTrusted(ctx, other.ID, sha256.Sum256([]byte("new")), t0.Add(2*time.Hour)); err != nil || !ok {
+		t.Fatalf("a device still trusted was swept: %v, %v", ok, err)
 	}
 }
 

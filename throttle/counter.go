@@ -50,6 +50,15 @@ type Store interface {
 	Count(ctx context.Context, key string) (State, error)
 }
 
+// Sweeper is a Store that deletes the counters it need keep no longer. A
+// Store that is not one keeps an idle counter until its key is counted
+// again, when the forgotten count starts over.
+type Sweeper interface {
+	// DeleteIdle deletes the counters whose last attempt was before
+	// forgetBefore, and returns how many.
+	DeleteIdle(ctx context.Context, forgetBefore time.Time) (int, error)
+}
+
 // Key is one counter: its name, the store that holds it and its rule. The
 // zero Key (no name) is no counter: Admit and GiveBack skip it, so a caller
 // can pass the key of a client whose address it does not know.

@@ -109,15 +109,18 @@ func (m *Memory) Count(_ context.Context, key string) (State, error) {
 	return m.entries[key], nil
 }
 
-// Sweep drops the counters whose last attempt is before forgetBefore.
-func (m *Memory) Sweep(forgetBefore time.Time) {
+// DeleteIdle implements Sweeper.
+func (m *Memory) DeleteIdle(_ context.Context, forgetBefore time.Time) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	n := 0
 	for k, e := range m.entries {
 		if e.Last.Before(forgetBefore) {
 			delete(m.entries, k)
+			n++
 		}
 	}
+	return n, nil
 }
 
 // Len returns how many counters m holds.

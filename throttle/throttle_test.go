@@ -54,7 +54,9 @@ func TestMemoryFloodKeepsLocks(t *testing.T) {
 	if wait, _ := m.Admit(context.Background(), "client:victim", now, testRule); wait == 0 {
 		t.Fatal("200,000 new keys unlocked the victim")
 	}
-	m.Sweep(now.Add(time.Hour))
+	if n, err := m.DeleteIdle(context.Background(), now.Add(time.Hour)); err != nil || n != 100 {
+		t.Fatalf("DeleteIdle: %d deleted (%v), want every one of the 100", n, err)
+	}
 	if n := m.Len(); n != 0 {
 		t.Fatalf("%d entries after sweeping everything old, want 0", n)
 	}
