@@ -260,10 +260,10 @@ func (t *limiter) claim(ctx context.Context, k throttle.Key) (*throttle.Claim, e
 	return c, nil
 }
 
-// count counts a claimed attempt in its store, ending the claim: a
+// count counts a claimed attempt in its store, now, ending the claim: a
 // *RateLimitError when other processes' attempts filled the key first.
 func (t *limiter) count(ctx context.Context, c *throttle.Claim) error {
-	wait, err := c.Count(ctx)
+	wait, err := c.Count(ctx, t.now())
 	if err != nil {
 		return storeErr(err)
 	}

@@ -39,9 +39,8 @@ func NewPending() *Pending {
 // Claim is one attempt under a key that may go on to the work. Exactly one
 // of Count and Drop must be called on it.
 type Claim struct {
-	p   *Pending
-	k   Key
-	now time.Time
+	p *Pending
+	k Key
 	// inFlight is whether the claim is among p's attempts in flight;
 	// counted, whether the attempt is already in the store.
 	inFlight, counted bool
@@ -51,7 +50,7 @@ type Claim struct {
 // still wait, no claim and how long. The zero Key needs no claim: the
 // claim returned counts nothing.
 func (p *Pending) Claim(ctx context.Context, now time.Time, k Key) (*Claim, time.Duration, error) {
-	c := &Claim{p: p, k: k, now: now}
+	c := &Claim{p: p, k: k}
 	if k.Name == "" {
 		return c, 0, nil
 	}
@@ -83,16 +82,16 @@ func (p *Pending) Claim(ctx context.Context, now time.Time, k Key) (*Claim, time
 	return c, 0, nil
 }
 
-// Count counts the claimed attempt in the store, as Admit does, unless
-// Claim already did, and ends the claim. It returns the store's wait when
-// other attempts got there first: then nothing is counted and the attempt
-// must not be acted on.
-func (c *Claim) Count(ctx context.Context) (time.Duration, error) {
+// Count counts the claimed attempt in the store at now, as Admit does,
+// unless Claim already did, and ends the claim. It returns the store's
+// wait when other attempts got there first: then nothing is counted and
+// the attempt must not be acted on.
+func (c *Claim) Count(ctx context.Context, now time.Time) (time.Duration, error) {
 	if c.k.Name == "" || c.counted {
 		return 0, nil
 	}
 	defer c.end()
-	return c.k.Store.Admit(ctx, c.k.Name, c.now, c.k.Rule)
+	return c.k.Store.Admit(ctx, c.k.Name, now, c.k.Rule)
 }
 
 // Drop ends the claim as an attempt never made: one Claim counted already

@@ -41,13 +41,13 @@ func claimAll(t *testing.T, p *Pending, k Key, now time.Time, n int) []*Claim {
 
 // countAll counts every claim at once and returns how many the store
 // admitted and refused.
-func countAll(t *testing.T, claims []*Claim) (admitted, refused int) {
+func countAll(t *testing.T, claims []*Claim, now time.Time) (admitted, refused int) {
 	t.Helper()
 	var a, r atomic.Int64
 	var wg sync.WaitGroup
 	for _, c := range claims {
 		wg.Go(func() {
-			wait, err := c.Count(context.Background())
+			wait, err := c.Count(context.Background(), now)
 			switch {
 			case err != nil:
 				t.Error(err)
@@ -79,7 +79,7 @@ func TestPendingBoundsTheWorkAndCountsExactly(t *testing.T) {
 	if len(granted) < free || len(granted) > 2*free {
 		t.Fatalf("50 claims on a key free for %d: %d granted, want %d to %d", free, len(granted), free, 2*free)
 	}
-	admitted, refused := countAll(t, granted)
+	admitted, refused := countAll(t, granted, now)
 	if admitted != free || refused != len(granted)-free {
 		t.Fatalf("counting the %d claims: %d admitted, %d refused; want %d admitted", len(granted), admitted, refused, free)
 	}
@@ -147,7 +147,7 @@ func TestPendingCountHasTheLastWord(t *testing.T) {
 			granted = append(granted, c)
 		}
 	}
-	admitted, refused := countAll(t, granted)
+	admitted, refused := countAll(t, granted, now)
 	if admitted != testRule.Free+1 || refused != testRule.Free+1 {
 		t.Fatalf("counts: %d admitted, %d refused; want %d and %d", admitted, refused, testRule.Free+1, testRule.Free+1)
 	}
@@ -171,7 +171,7 @@ func TestPendingForgetsOldCounts(t *testing.T) {
 	if n := p.inFlight[k.Name]; n != testRule.Free+1 {
 		t.Fatalf("%d claims in flight after the count was forgotten, want %d: the old count still weighs", n, testRule.Free+1)
 	}
-	if admitted, _ := countAll(t, got); admitted != testRule.Free+1 {
+	if admitted, _ := countAll(t, got, later); admitted != testRule.Free+1 {
 		t.Fatalf("claims after the count was forgotten: %d admitted, want %d", admitted, testRule.Free+1)
 	}
 }
@@ -202,7 +202,7 @@ func TestPendingZeroKey(t *testing.T) {
 	if c == nil || wait != 0 || err != nil {
 		t.Fatalf("Claim(zero Key): claim %v, wait %v, err %v", c != nil, wait, err)
 	}
-	if wait, err := c.Count(context.Background()); wait != 0 || err != nil {
+	if wait, err := c.Count(context.Background(), time.Now()); wait != 0 || err != nil {
 		t.Fatalf("Count of the zero Key's claim: wait %v, err %v", wait, err)
 	}
 	c.Drop(context.Background())
