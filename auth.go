@@ -154,11 +154,11 @@ func (s *Service) newHashNormalized(ctx context.Context, normalized string) ([]b
 // The attempt is counted (see ThrottleConfig) under the account, or under
 // the client's device when it presents a device token (WithDeviceToken)
 // trusted for the account, and under the client's address, before the
-// comparison's result is used; a correct password gives the attempt back.
-// A key that must wait is refused without hashing. The comparison
-// waits for a hashing slot in a fair queue at most Config.HashQueueWait.
-// When the user already has Config.MaxSessionsPerUser sessions, the oldest
-// ends.
+// comparison's result is acted on; a correct password gives the attempt
+// back. A key whose count says it must wait is refused without hashing.
+// The comparison waits for a hashing slot in a fair queue at most
+// Config.HashQueueWait. When the user already has Config.MaxSessionsPerUser
+// sessions, the oldest ends.
 //
 // An account with a second factor gets no session from a right password:
 // Login returns a *SecondFactorRequiredError (errors.Is
@@ -268,12 +268,13 @@ func (s *Service) Login(ctx context.Context, username, password string, opts ...
 		release()
 	}
 	if err := <-counted; err != nil {
-		// Other instances' guesses filled the account's count while this
-		// one was compared: its result is dropped unseen.
-		s.throttle.giveBack(ctx, client)
 		if !errors.Is(err, ErrRateLimited) {
+			s.throttle.giveBack(ctx, client)
 			return LoginResult{}, s.unavailable(ctx, "login", err)
 		}
+		// Other guesses filled the account's count while this one was
+		// compared: its result is dropped unseen. The client keeps the
+		// attempt: it cost a hash.
 		return s.loginRefused(ctx, who, user, found, trusted, err)
 	}
 	if !matched {

@@ -3,6 +3,7 @@ package localauth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -156,19 +157,20 @@ func TestLoginActsOnlyOnACountedGuess(t *testing.T) {
 		t.Cleanup(func() { st.Close() })
 		hasher := &CountingHasher{BcryptHasher: localauth.BcryptHasher{Cost: 4}}
 		svc, err := localauth.New(st, localauth.Config{
-			Hasher: hasher, AllowWeakCost: true, NoClientAddress: true, Logger: slog.New(slog.DiscardHandler),
-			Throttle: localauth.ThrottleConfig{Store: &elsewhere{Store: st.Throttle()}},
+			Hasher: hasher, AllowWeakCost: true, Logger: slog.New(slog.DiscardHandler),
+			Throttle: localauth.ThrottleConfig{Store: &elsewhere{Store: st.Throttle()}, ClientFree: 1},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { svc.Close() })
-		u, err := svc.Register(ctx, "alice", goodPW)
+		u, err := svc.Register(localauth.WithClientIP(ctx, "192.0.2.1"), "alice", goodPW)
 		if err != nil {
 			t.Fatal(err)
 		}
+		client := localauth.WithClientIP(ctx, "192.0.2.77")
 		compares := hasher.compares.Load()
-		_, err = svc.Login(ctx, "alice", pw)
+		_, err = svc.Login(client, "alice", pw)
 		var rl *localauth.RateLimitError
 		if !errors.As(err, &rl) || rl.RetryAfter <= 0 {
 			t.Fatalf("a guess whose count others filled meanwhile (%q): %v, want a *RateLimitError", pw, err)
@@ -182,5 +184,41 @@ func TestLoginActsOnlyOnACountedGuess(t *testing.T) {
 		if c, err := st.Throttle().Count(ctx, "account:alice"); err != nil || c.Count != 6 {
 			t.Fatalf("the account's count: %d (%v), want the 6 made elsewhere, and not this refused one", c.Count, err)
 		}
+		// The client keeps the attempt, which cost a hash: with one
+		// failure free, its next is the last it may make at once.
+		if _, err := svc.Login(client, "ghost", "a guess"); !errors.Is(err, localauth.ErrInvalidCredentials) {
+			t.Fatalf("the client's second attempt: %v, want ErrInvalidCredentials", err)
+		}
+		if _, err := svc.Login(client, "ghost2", "a guess"); !errors.Is(err, localauth.ErrRateLimited) {
+			t.Fatalf("the client's third attempt: %v, want ErrRateLimited: the refused attempt was not charged to it", err)
+		}
+	}
+}
+
+// Account counters in process memory (a store that keeps none) are counted
+// before the hash, not beside it: once the table is full, keys without a
+// counter of their own share its overflow counter, which their Count does
+// not show. A client trying fresh usernames against a locked overflow
+// gets no hashing from it.
+func TestFullMemoryCountersRefuseBeforeHashing(t *testing.T) {
+	e := MustEnv(t, func(c *localauth.Config) { c.Throttle.Store = throttle.NewMemory(3) })
+	for _, name := range []string{"u1", "u2", "u3"} {
+		for range 2 { // two attempts each: none may give way to a new key
+			e.Svc.Login(ctx, name, "a guess")
+		}
+	}
+	for i := range 6 { // the overflow counter's allowance
+		if _, err := e.Svc.Login(ctx, fmt.Sprint("fresh", i), "a guess"); !errors.Is(err, localauth.ErrInvalidCredentials) {
+			t.Fatalf("guess %d on the overflow counter: %v, want ErrInvalidCredentials", i+1, err)
+		}
+	}
+	compares := e.Hasher.compares.Load()
+	for i := range 20 {
+		if _, err := e.Svc.Login(ctx, fmt.Sprint("fresher", i), "a guess"); !errors.Is(err, localauth.ErrRateLimited) {
+			t.Fatalf("a fresh username on the locked overflow counter: %v, want ErrRateLimited", err)
+		}
+	}
+	if n := e.Hasher.compares.Load() - compares; n != 0 {
+		t.Fatalf("%d comparisons for 20 attempts refused by the locked overflow counter, want 0", n)
 	}
 }

@@ -12,12 +12,13 @@ import (
 // ThrottleConfig sets how password guessing slows down. SECURITY.md states
 // the policy with its numbers.
 //
-// Every password check is counted before its result is used, and given
+// Every password check is counted before its result is acted on, and given
 // back when the password was right: a burst of guesses sent at the same
 // moment cannot all be judged before the first failure is recorded. A key
-// that must wait is refused before any bcrypt work; a login's count is
-// committed beside its comparison, which is acted on only once the count
-// is in (throttle.Pending). Attempts are counted under two keys:
+// whose count says it must wait is refused before any bcrypt work; a
+// login's count in the store is committed beside its comparison, which is
+// acted on only once the count is in (throttle.Pending). Attempts are
+// counted under two keys:
 //
 //   - the account, by canonical username, whether or not it exists (so that
 //     throttling tells nothing about which accounts exist). A client that
@@ -249,6 +250,14 @@ func (t *limiter) admit(ctx context.Context, keys ...throttle.Key) error {
 func (t *limiter) claim(ctx context.Context, k throttle.Key) (*throttle.Claim, error) {
 	if t.cfg.Disabled {
 		k = throttle.Key{}
+	}
+	if _, inMemory := k.Store.(*throttle.Memory); inMemory {
+		// No commit to hide, and a full table's Count would not say
+		// what its Admit decides: counted at once.
+		if err := t.admit(ctx, k); err != nil {
+			return nil, err
+		}
+		return throttle.Admitted(k), nil
 	}
 	c, wait, err := t.pending.Claim(ctx, t.now(), k)
 	if err != nil {

@@ -43,7 +43,7 @@ func (t throttleStore) Admit(ctx context.Context, key string, now time.Time, rul
 		if c.Last.Before(now.Add(-rule.ForgetAfter)) {
 			c.Count = 0
 		}
-		_, err = tx.Exec(ctx, `UPDATE throttle SET count = $2, last = $3 WHERE key = $1`, key, c.Count+1, now)
+		_, err = tx.Exec(ctx, `UPDATE throttle SET count = $2, last = $3 WHERE key = $1`, key, c.Count+1, throttle.Latest(c.Last, now))
 		return err
 	})
 	return wait, err

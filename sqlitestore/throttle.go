@@ -43,7 +43,7 @@ func (t throttleStore) Admit(ctx context.Context, key string, now time.Time, rul
 		_, err = tx.ExecContext(ctx,
 			`INSERT INTO throttle (key, count, last) VALUES (?, ?, ?)
 			 ON CONFLICT (key) DO UPDATE SET count = excluded.count, last = excluded.last`,
-			key, c.Count+1, ms(now))
+			key, c.Count+1, ms(throttle.Latest(c.Last, now)))
 		return err
 	})
 	return wait, err

@@ -84,7 +84,17 @@ func testThrottleStore(t *testing.T, h *harness) {
 		t.Fatal("the store's counters are not a throttle.Sweeper: idle counters would stay forever")
 	}
 	th.Admit(ctx, "account:idle", now, rule)
+	// The last attempt's time never moves back: an attempt counted late
+	// (by a slower instance, or one whose clock is behind) cannot
+	// shorten the key's delay.
 	th.Admit(ctx, "account:recent", later, rule)
+	if wait, err := th.Admit(ctx, "account:recent", later.Add(-time.Second), rule); err != nil || wait != 0 {
+		t.Fatalf("an attempt counted out of order: wait %v, %v; want admitted", wait, err)
+	}
+	if c, _ := th.Count(ctx, "account:recent"); c.Count != 2 || !c.Last.Equal(later) {
+		t.Fatalf("after an attempt counted out of order: %+v, want 2 attempts, the last at %v", c, later)
+	}
+	th.GiveBack(ctx, "account:recent")
 	n, err := sw.DeleteIdle(ctx, later)
 	noErr(t, "DeleteIdle", err)
 	if n != 1 {

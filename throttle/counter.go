@@ -40,7 +40,9 @@ type Store interface {
 	// Admit counts one attempt at now under key and returns zero, unless
 	// rule says the key must still wait: then it counts nothing and
 	// returns how long. A count whose last attempt is older than
-	// rule.ForgetAfter starts again from zero.
+	// rule.ForgetAfter starts again from zero. The last attempt's time
+	// never moves back (see Latest): attempts counted out of order, or by
+	// instances whose clocks differ, cannot shorten a delay.
 	Admit(ctx context.Context, key string, now time.Time, rule Rule) (wait time.Duration, err error)
 	// GiveBack takes back one attempt that Admit counted.
 	GiveBack(ctx context.Context, key string) error
@@ -48,6 +50,15 @@ type Store interface {
 	Reset(ctx context.Context, key string) error
 	// Count returns the key's state, the zero State when it has none.
 	Count(ctx context.Context, key string) (State, error)
+}
+
+// Latest returns the later of a key's last attempt and now: the last
+// attempt a Store records when it admits one at now.
+func Latest(last, now time.Time) time.Time {
+	if last.After(now) {
+		return last
+	}
+	return now
 }
 
 // Sweeper is a Store that deletes the counters it need keep no longer. A

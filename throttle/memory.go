@@ -43,7 +43,7 @@ func (m *Memory) Admit(_ context.Context, key string, now time.Time, rule Rule) 
 		e.Count = 0
 	}
 	e.Count++
-	e.Last = now
+	e.Last = Latest(e.Last, now)
 	m.entries[key] = e
 	return 0, nil
 }
@@ -102,7 +102,9 @@ func (m *Memory) Reset(_ context.Context, key string) error {
 	return nil
 }
 
-// Count implements Store.
+// Count implements Store. A key that has no counter of its own counts
+// zero, even when the table is full and Admit would count it under the
+// overflow counter.
 func (m *Memory) Count(_ context.Context, key string) (State, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

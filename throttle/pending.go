@@ -26,6 +26,13 @@ import (
 // concurrent attempts on a key free for exactly k more, one process lets
 // at most 2k go on to the work, and their Counts admit k in all, also
 // across processes sharing the store.
+//
+// Claim judges a key by its Store's Count, so it needs a store whose Count
+// is the state Admit judges the key by, as the stores of localauth's
+// sqlitestore and pgstore are. A Memory is not once full: a key without a
+// counter of its own is counted under the shared overflow counter, yet
+// counts zero. A Memory's Admit costs no commit to hide, either: use
+// Admit for its keys, and Admitted for a claim on the attempt counted.
 type Pending struct {
 	mu       sync.Mutex
 	inFlight map[string]int
@@ -44,6 +51,12 @@ type Claim struct {
 	// inFlight is whether the claim is among p's attempts in flight;
 	// counted, whether the attempt is already in the store.
 	inFlight, counted bool
+}
+
+// Admitted returns a claim on an attempt Admit already counted under k:
+// Count counts nothing more, and Drop gives the attempt back.
+func Admitted(k Key) *Claim {
+	return &Claim{k: k, counted: k.Name != ""}
 }
 
 // Claim returns a claim on one attempt under k at now, or, when k must

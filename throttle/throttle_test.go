@@ -156,3 +156,16 @@ func TestAdmitAllOrNone(t *testing.T) {
 		t.Fatalf("after Reset: %d attempts, want 0", c.Count)
 	}
 }
+
+// An attempt counted out of order does not move the last attempt back.
+func TestMemoryLastNeverMovesBack(t *testing.T) {
+	m := NewMemory(10)
+	now := time.Now()
+	m.Admit(context.Background(), "k", now, testRule)
+	if wait, _ := m.Admit(context.Background(), "k", now.Add(-time.Second), testRule); wait != 0 {
+		t.Fatalf("an attempt counted out of order: wait %v, want admitted", wait)
+	}
+	if st, _ := m.Count(context.Background(), "k"); st.Count != 2 || !st.Last.Equal(now) {
+		t.Fatalf("state %+v, want 2 attempts, the last at %v", st, now)
+	}
+}
