@@ -5,10 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/sqlitestore"
+	"github.com/localauth/localauth/throttle"
 )
 
 // The attacks on trusted devices and recent logins, replayed against the
@@ -306,39 +310,142 @@ func TestPasskeyRemovalEndsOtherDevicesTrust(t *testing.T) {
 
 // The background purge sweeps each ability's own records: trusted devices
 // past their expiry and guess counters idle past the forget window go,
-// those still in force stay.
+// those still in force stay. Counters in the store are kept at least a
+// week (instances sharing it may forget later than this one); in memory,
+// ForgetAfter.
 func TestPurgeExpiredSweepsDevicesAndIdleCounters(t *testing.T) {
+	day := 24 * time.Hour
 	e := MustEnv(t)
 	e.MustRegister(t, "alice", goodPW)
 	e.MustLogin(t, "alice", goodPW) // trusts this browser for 180 days
-	e.Svc.Login(ctx, "bob", "a wrong guess")
-	e.Clock.Advance(181 * 24 * time.Hour)
+	e.Svc.Login(ctx, "old", "a wrong guess")
+	e.Clock.Advance(173 * day)
+	e.Svc.Login(ctx, "eightdays", "a wrong guess")
+	e.Clock.Advance(6 * day)
+	e.Svc.Login(ctx, "twodays", "a wrong guess")
+	e.Clock.Advance(2 * day)
 	e.MustLogin(t, "alice", goodPW) // a second browser, trusted from now
 	e.Svc.Login(ctx, "carol", "a wrong guess")
 	if _, err := e.Svc.PurgeExpired(ctx); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", e.Path)
+	if n := rowCount(t, e.Path, "devices"); n != 1 {
+		t.Fatalf("devices after the purge: %d, want the one trusted since", n)
+	}
+	if keys := throttleKeys(t, e.Path); fmt.Sprint(keys) != "[account:carol account:twodays]" {
+		t.Fatalf("counters after the purge: %v, want those idle for less than a week", keys)
+	}
+
+	// A ForgetAfter past a week keeps counters in the store that long.
+	e = MustEnv(t, func(c *localauth.Config) { c.Throttle.ForgetAfter = 10 * day })
+	e.Svc.Login(ctx, "bob", "a wrong guess")
+	e.Clock.Advance(8 * day)
+	e.Svc.PurgeExpired(ctx)
+	if keys := throttleKeys(t, e.Path); len(keys) != 1 {
+		t.Fatalf("counters 8 days idle with a 10-day ForgetAfter: %v, want bob's kept", keys)
+	}
+	e.Clock.Advance(3 * day)
+	e.Svc.PurgeExpired(ctx)
+	if keys := throttleKeys(t, e.Path); len(keys) != 0 {
+		t.Fatalf("counters 11 days idle with a 10-day ForgetAfter: %v, want none", keys)
+	}
+
+	// In memory, ForgetAfter is the window: nothing else shares it.
+	mem := throttle.NewMemory(100)
+	e = MustEnv(t, func(c *localauth.Config) { c.Throttle.Store = mem })
+	e.Svc.Login(ctx, "dave", "a wrong guess")
+	e.Clock.Advance(23 * time.Hour)
+	e.Svc.PurgeExpired(ctx)
+	if mem.Len() != 1 {
+		t.Fatal("a counter in memory 23 hours idle was swept")
+	}
+	e.Clock.Advance(2 * time.Hour)
+	e.Svc.PurgeExpired(ctx)
+	if mem.Len() != 0 {
+		t.Fatal("a counter in memory 25 hours idle survived the sweep")
+	}
+}
+
+// rowCount returns the rows in table of the SQLite file at path.
+func rowCount(t *testing.T, path, table string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var devices int
-	if err := db.QueryRow(`SELECT count(*) FROM devices`).Scan(&devices); err != nil || devices != 1 {
-		t.Fatalf("devices after the purge: %d (%v), want the one trusted since", devices, err)
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
+		t.Fatal(err)
 	}
-	var keys []string
+	return n
+}
+
+// throttleKeys returns the counters' keys in the SQLite file at path.
+func throttleKeys(t *testing.T, path string) []string {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
 	rows, err := db.Query(`SELECT key FROM throttle ORDER BY key`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
+	var keys []string
 	for rows.Next() {
 		var k string
-		rows.Scan(&k)
+		if err := rows.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
 		keys = append(keys, k)
 	}
-	if len(keys) != 1 || keys[0] != "account:carol" {
-		t.Fatalf("counters after the purge: %v, want only the recent account:carol", keys)
+	return keys
+}
+
+// sessionsDown is a SQLite store whose session purge fails, as a store
+// that times out on a large delete would.
+type sessionsDown struct{ *sqlitestore.Store }
+
+func (sessionsDown) DeleteExpiredSessions(context.Context, time.Time, time.Time) (int, error) {
+	return 0, errors.New("statement timeout")
+}
+
+// One failing step of the purge keeps none of the others from running,
+// and is reported.
+func TestPurgeExpiredRunsEveryStep(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "auth.db")
+	st, err := sqlitestore.Open(ctx, path, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clock := NewClock()
+	svc, err := localauth.New(sessionsDown{st}, localauth.Config{
+		Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, NoClientAddress: true,
+		Now: clock.Now, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	if _, err := svc.Register(ctx, "alice", goodPW); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Login(ctx, "alice", goodPW); err != nil {
+		t.Fatal(err)
+	}
+	svc.Login(ctx, "bob", "a wrong guess")
+	clock.Advance(181 * 24 * time.Hour)
+	if _, err := svc.PurgeExpired(ctx); !errors.Is(err, localauth.ErrUnavailable) {
+		t.Fatalf("PurgeExpired with the session step failing: %v, want ErrUnavailable", err)
+	}
+	if n := rowCount(t, path, "devices"); n != 0 {
+		t.Fatalf("devices after a purge whose session step failed: %d, want the expired one swept", n)
+	}
+	if keys := throttleKeys(t, path); len(keys) != 0 {
+		t.Fatalf("counters after a purge whose session step failed: %v, want the idle one swept", keys)
 	}
 }

@@ -430,23 +430,26 @@ func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	}
 	s.cache.sweep(now, idleBefore)
 	s.purgeMailTokens(ctx, now)
+	// Every step runs whatever the others did: a failing one (a store
+	// that is down) must not keep the rest, in memory or not, from being
+	// swept, and every failure is reported.
 	n, err := s.store.DeleteExpiredSessions(ctx, now, idleBefore)
-	if err == nil && s.handoffs != nil {
-		_, err = s.handoffs.DeleteExpiredHandoffs(ctx, now)
-	}
-	if ds, ok := s.deviceStore(); ok && err == nil {
-		_, err = ds.DeleteExpiredDevices(ctx, now)
-	}
-	if err == nil {
-		err = s.throttle.sweep(ctx)
-	}
-	if err == nil {
-		err = s.pruneActivity(ctx)
-	}
-	if err != nil {
-		s.metrics.StoreError("purge")
-	} else if n > 0 {
+	if n > 0 {
 		s.metrics.SessionsEnded("expired", n)
 	}
-	return n, storeErr(err)
+	errs := []error{err, s.throttle.sweep(ctx)}
+	if s.handoffs != nil {
+		_, err := s.handoffs.DeleteExpiredHandoffs(ctx, now)
+		errs = append(errs, err)
+	}
+	if ds, ok := s.deviceStore(); ok {
+		_, err := ds.DeleteExpiredDevices(ctx, now)
+		errs = append(errs, err)
+	}
+	errs = append(errs, s.pruneActivity(ctx))
+	if err := errors.Join(errs...); err != nil {
+		s.metrics.StoreError("purge")
+		return n, storeErr(err)
+	}
+	return n, nil
 }

@@ -2,6 +2,7 @@ package localauth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -114,6 +115,9 @@ type limiter struct {
 	// ownStore is whether accounts is the Store's own (a
 	// ThrottleStoreProvider's), whose counters a LoginCommit can settle.
 	ownStore bool
+	// unused is the Store's own counters when ThrottleConfig.Store stands
+	// in for them: still swept, for counts made before.
+	unused throttle.Store
 }
 
 func newLimiter(cfg ThrottleConfig, store Store, now func() time.Time) (*limiter, error) {
@@ -156,12 +160,14 @@ func newLimiter(cfg ThrottleConfig, store Store, now func() time.Time) (*limiter
 		return nil, fmt.Errorf("localauth: invalid throttle configuration")
 	}
 	t := &limiter{cfg: cfg, now: now, accounts: cfg.Store, clients: throttle.NewMemory(cfg.MaxEntries), pending: throttle.NewPending()}
-	if t.accounts == nil {
-		if p, ok := store.(ThrottleStoreProvider); ok {
-			t.accounts, t.ownStore = p.Throttle(), true
-		} else {
-			t.accounts = throttle.NewMemory(cfg.MaxEntries)
-		}
+	p, provided := store.(ThrottleStoreProvider)
+	switch {
+	case t.accounts != nil && provided:
+		t.unused = p.Throttle()
+	case provided:
+		t.accounts, t.ownStore = p.Throttle(), true
+	case t.accounts == nil:
+		t.accounts = throttle.NewMemory(cfg.MaxEntries)
 	}
 	t.logins = throttle.NewLoginRate(cfg.ClientLoginsPerMinute, cfg.ClientLoginBurst, cfg.MaxEntries)
 	return t, nil
@@ -342,24 +348,32 @@ func (t *limiter) loginKey(ip string) string {
 
 // sweep deletes the counters idle past ForgetAfter, whose counts are
 // forgotten: the client addresses' and the login rates in memory, and the
-// account counters when their store is a throttle.Sweeper. Counters in a
-// store, which instances may share, are kept at least a week, so that an instance
-// configured to forget sooner does not erase the counts of one that
-// forgets later.
+// account counters wherever they are kept, when their store is a
+// throttle.Sweeper (with the Store's own, even when ThrottleConfig.Store
+// stands in for them). Counters in a store, which instances may share,
+// are kept at least a week, so that an instance configured to forget
+// sooner does not erase the counts of one that forgets later.
 func (t *limiter) sweep(ctx context.Context) error {
 	now := t.now()
 	forget := now.Add(-t.cfg.ForgetAfter)
 	t.clients.DeleteIdle(ctx, forget)
 	t.logins.Sweep(now)
-	sw, ok := t.accounts.(throttle.Sweeper)
-	if !ok {
-		return nil
+	shared := forget
+	if week := now.Add(-7 * 24 * time.Hour); week.Before(shared) {
+		shared = week
 	}
-	if _, inMemory := t.accounts.(*throttle.Memory); !inMemory {
-		if week := now.Add(-7 * 24 * time.Hour); week.Before(forget) {
-			forget = week
+	var errs []error
+	for _, st := range []throttle.Store{t.accounts, t.unused} {
+		sw, ok := st.(throttle.Sweeper)
+		if !ok {
+			continue
 		}
+		before := shared
+		if _, inMemory := st.(*throttle.Memory); inMemory {
+			before = forget
+		}
+		_, err := sw.DeleteIdle(ctx, before)
+		errs = append(errs, err)
 	}
-	_, err := sw.DeleteIdle(ctx, forget)
-	return err
+	return errors.Join(errs...)
 }
