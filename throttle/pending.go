@@ -24,8 +24,9 @@ import (
 // the key or may already be in the stored count, and Claim counts the
 // attempt in the store at once, as Admit does, before any work. So of n
 // concurrent attempts on a key free for exactly k more, one process lets
-// at most 2k go on to the work, and their Counts admit k in all, also
-// across processes sharing the store.
+// about 2k go on to the work at most (k claimed, k counted at once; a few
+// more when the stored count moves while claims read it), and their
+// Counts admit k in all, also across processes sharing the store.
 //
 // Claim judges a key by its Store's Count, so it needs a store whose Count
 // is the state Admit judges the key by, as the stores of localauth's
