@@ -24,8 +24,7 @@ import (
 // the key or may already be in the stored count, and Claim counts the
 // attempt in the store at once, as Admit does, before any work. So of n
 // concurrent attempts on a key free for exactly k more, one process lets
-// about 2k go on to the work at most (k claimed, k counted at once; a few
-// more when the stored count moves while claims read it), and their
+// at most 2k go on to the work (k claimed, k counted at once), and their
 // Counts admit k in all, also across processes sharing the store.
 //
 // Claim judges a key by its Store's Count, so it needs a store whose Count
@@ -68,26 +67,34 @@ func (p *Pending) Claim(ctx context.Context, now time.Time, k Key) (*Claim, time
 	if k.Name == "" {
 		return c, 0, nil
 	}
+	// The claims in flight are looked at, and this one joins them, before
+	// the stored count is read: a claim counted meanwhile is then seen
+	// twice, in flight and stored, but never missed, so no more than k
+	// claims are ever granted in flight.
+	p.mu.Lock()
+	earlier := p.inFlight[k.Name]
+	p.inFlight[k.Name]++
+	p.mu.Unlock()
+	c.inFlight = true
 	st, err := k.Store.Count(ctx, k.Name)
 	if err != nil {
+		c.end()
 		return nil, 0, err
 	}
 	if st.Last.Before(now.Add(-k.Rule.ForgetAfter)) {
 		st = State{}
 	}
 	if wait := k.Rule.Wait(st.Count, st.Last, now); wait > 0 {
+		c.end()
 		return nil, wait, nil
 	}
-	p.mu.Lock()
-	earlier := p.inFlight[k.Name]
 	if earlier == 0 || k.Rule.Wait(st.Count+earlier, now, now) == 0 {
-		p.inFlight[k.Name]++
-		c.inFlight = true
-	}
-	p.mu.Unlock()
-	if c.inFlight {
 		return c, 0, nil
 	}
+	// The claims in flight may fill the key, or be in the stored count
+	// already: the store decides now. This claim stays among those in
+	// flight until its count is in, so that others see it meanwhile.
+	defer c.end()
 	wait, err := k.Store.Admit(ctx, k.Name, now, k.Rule)
 	if err != nil || wait > 0 {
 		return nil, wait, err

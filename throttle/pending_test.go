@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -206,4 +207,45 @@ func TestPendingZeroKey(t *testing.T) {
 		t.Fatalf("Count of the zero Key's claim: wait %v, err %v", wait, err)
 	}
 	c.Drop(context.Background())
+}
+
+// slowReads is a Memory whose Count takes a while, as a database read
+// does: counts land while claims read.
+type slowReads struct{ *Memory }
+
+func (s slowReads) Count(ctx context.Context, key string) (State, error) {
+	st, err := s.Memory.Count(ctx, key)
+	time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond) // the answer's way back
+	return st, err
+}
+
+// The bound on work holds while claims are counted as soon as they are
+// granted, as a login counts its claim beside its hash: a claim that read
+// the stored count before others landed does not let more through.
+func TestPendingBoundHoldsWhileCountsLand(t *testing.T) {
+	for round := range 20 {
+		k := Key{Name: "account:a", Store: slowReads{NewMemory(100)}, Rule: testRule}
+		p := NewPending()
+		now := time.Now()
+		var worked, admitted atomic.Int64
+		var wg sync.WaitGroup
+		for range 60 {
+			wg.Go(func() {
+				c, _, err := p.Claim(context.Background(), now, k)
+				if err != nil || c == nil {
+					return
+				}
+				worked.Add(1)
+				if wait, err := c.Count(context.Background(), now); err == nil && wait == 0 {
+					admitted.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		free := int64(testRule.Free + 1)
+		if worked.Load() > 2*free || admitted.Load() != free {
+			t.Fatalf("round %d: %d attempts went on to the work and %d were admitted; want at most %d and exactly %d",
+				round, worked.Load(), admitted.Load(), 2*free, free)
+		}
+	}
 }
