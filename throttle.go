@@ -115,9 +115,9 @@ type limiter struct {
 	// ownStore is whether accounts is the Store's own (a
 	// ThrottleStoreProvider's), whose counters a LoginCommit can settle.
 	ownStore bool
-	// unused is the Store's own counters when ThrottleConfig.Store stands
+	// replaced is the Store's own counters when ThrottleConfig.Store stands
 	// in for them: still swept, for counts made before.
-	unused throttle.Store
+	replaced throttle.Store
 }
 
 func newLimiter(cfg ThrottleConfig, store Store, now func() time.Time) (*limiter, error) {
@@ -163,7 +163,7 @@ func newLimiter(cfg ThrottleConfig, store Store, now func() time.Time) (*limiter
 	p, provided := store.(ThrottleStoreProvider)
 	switch {
 	case t.accounts != nil && provided:
-		t.unused = p.Throttle()
+		t.replaced = p.Throttle()
 	case provided:
 		t.accounts, t.ownStore = p.Throttle(), true
 	case t.accounts == nil:
@@ -363,7 +363,7 @@ func (t *limiter) sweep(ctx context.Context) error {
 		shared = week
 	}
 	var errs []error
-	for _, st := range []throttle.Store{t.accounts, t.unused} {
+	for _, st := range []throttle.Store{t.accounts, t.replaced} {
 		sw, ok := st.(throttle.Sweeper)
 		if !ok {
 			continue
