@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -416,21 +414,9 @@ func (sessionsDown) DeleteExpiredSessions(context.Context, time.Time, time.Time)
 // One failing step of the purge keeps none of the others from running,
 // and is reported.
 func TestPurgeExpiredRunsEveryStep(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "auth.db")
-	st, err := sqlitestore.Open(ctx, path, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st, path := openSQLite(t)
 	clock := NewClock()
-	svc, err := localauth.New(sessionsDown{st}, localauth.Config{
-		Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, NoClientAddress: true,
-		Now: clock.Now, Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Close() })
+	svc := serviceOver(t, sessionsDown{st}, func(c *localauth.Config) { c.Now = clock.Now })
 	if _, err := svc.Register(ctx, "alice", goodPW); err != nil {
 		t.Fatal(err)
 	}

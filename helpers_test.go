@@ -160,3 +160,32 @@ func MustOpenStore(tb testing.TB, path string) *sqlitestore.Store {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// openSQLite opens a store in a fresh SQLite file, closed when the test
+// ends, and returns it with the file's path: for tests that wrap the store
+// (to inject a fault) before a Service is built over it.
+func openSQLite(tb testing.TB) (*sqlitestore.Store, string) {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "auth.db")
+	return MustOpenStore(tb, path), path
+}
+
+// serviceOver builds a Service over store, closed when the test ends,
+// with the tests' defaults (bcrypt cost 4, no client address needed, the
+// log discarded), then edit's changes.
+func serviceOver(tb testing.TB, store localauth.Store, edit func(*localauth.Config)) *localauth.Service {
+	tb.Helper()
+	cfg := localauth.Config{
+		Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, NoClientAddress: true,
+		Logger: discardLogger(),
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	svc, err := localauth.New(store, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { svc.Close() })
+	return svc
+}

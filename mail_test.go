@@ -15,7 +15,6 @@ import (
 	"github.com/localauth/localauth/internal/testkit/smtptest"
 	"github.com/localauth/localauth/pgstore"
 	"github.com/localauth/localauth/smtpmail"
-	"github.com/localauth/localauth/sqlitestore"
 )
 
 // mailEnv is a Service with mail on, over a real store, sending to a real
@@ -31,14 +30,7 @@ type mailEnv struct {
 // LOCALAUTH_TEST_POSTGRES set, on a fresh PostgreSQL database.
 func mailStores(t *testing.T, fn func(t *testing.T, open func(t *testing.T) localauth.Store)) {
 	t.Run("sqlite", func(t *testing.T) {
-		fn(t, func(t *testing.T) localauth.Store {
-			st, err := sqlitestore.Open(ctx, t.TempDir()+"/auth.db", sqlitestore.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
-		})
+		fn(t, mustSQLite)
 	})
 	t.Run("postgres", func(t *testing.T) {
 		fn(t, func(t *testing.T) localauth.Store { return mustOpenPG(t, testkit.FreshDatabase(t).String()) })
@@ -207,11 +199,7 @@ func TestMailVerificationExpires(t *testing.T) {
 }
 
 func mustSQLite(t *testing.T) localauth.Store {
-	st, err := sqlitestore.Open(ctx, t.TempDir()+"/auth.db", sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st, _ := openSQLite(t)
 	return st
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,21 +33,10 @@ func (f *failingCommits) CommitLogin(ctx context.Context, c *localauth.LoginComm
 // guess: an owner who retries through an outage is not locked out by it,
 // and when the store is back the next login goes through.
 func TestFailedSessionWriteDoesNotCountAsAGuess(t *testing.T) {
-	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "auth.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st, _ := openSQLite(t)
 	store := &failingCommits{Store: st}
 	clock := NewClock()
-	svc, err := localauth.New(store, localauth.Config{
-		Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true, NoClientAddress: true,
-		Now: clock.Now, Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Close() })
+	svc := serviceOver(t, store, func(c *localauth.Config) { c.Now = clock.Now })
 	if _, err := svc.Register(ctx, "alice", goodPW); err != nil {
 		t.Fatal(err)
 	}
@@ -81,22 +68,12 @@ func TestFailedSessionWriteDoesNotCountAsAGuess(t *testing.T) {
 // before the commit, is not given back a second time: failures the client
 // made before stay counted.
 func TestFailedSessionWriteKeepsTheClientsFailures(t *testing.T) {
-	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "auth.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st, _ := openSQLite(t)
 	store := &failingCommits{Store: st}
 	clock := NewClock()
-	svc, err := localauth.New(store, localauth.Config{
-		Hasher: localauth.BcryptHasher{Cost: 4}, AllowWeakCost: true,
-		Now: clock.Now, Logger: slog.New(slog.DiscardHandler),
-		Throttle: localauth.ThrottleConfig{ClientFree: 3},
+	svc := serviceOver(t, store, func(c *localauth.Config) {
+		c.Now, c.NoClientAddress, c.Throttle.ClientFree = clock.Now, false, 3
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Close() })
 	client := localauth.WithClientIP(ctx, "192.0.2.77")
 	if _, err := svc.Register(localauth.WithClientIP(ctx, "192.0.2.1"), "alice", goodPW); err != nil {
 		t.Fatal(err)
@@ -150,20 +127,12 @@ func (e *elsewhere) Admit(ctx context.Context, key string, now time.Time, rule t
 // password and a wrong one get the same refusal, and no session starts.
 func TestLoginActsOnlyOnACountedGuess(t *testing.T) {
 	for _, pw := range []string{goodPW, "not the password"} {
-		st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "auth.db"), sqlitestore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
+		st, _ := openSQLite(t)
 		hasher := &CountingHasher{BcryptHasher: localauth.BcryptHasher{Cost: 4}}
-		svc, err := localauth.New(st, localauth.Config{
-			Hasher: hasher, AllowWeakCost: true, Logger: slog.New(slog.DiscardHandler),
-			Throttle: localauth.ThrottleConfig{Store: &elsewhere{Store: st.Throttle()}, ClientFree: 1},
+		svc := serviceOver(t, st, func(c *localauth.Config) {
+			c.Hasher, c.NoClientAddress = hasher, false
+			c.Throttle = localauth.ThrottleConfig{Store: &elsewhere{Store: st.Throttle()}, ClientFree: 1}
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { svc.Close() })
 		u, err := svc.Register(localauth.WithClientIP(ctx, "192.0.2.1"), "alice", goodPW)
 		if err != nil {
 			t.Fatal(err)
