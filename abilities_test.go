@@ -1,6 +1,7 @@
 package localauth_test
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"log/slog"
@@ -150,5 +151,34 @@ func TestFactorOverStoreWithoutItIsLogged(t *testing.T) {
 	t.Cleanup(func() { svc.Close() })
 	if got := log.String(); !strings.Contains(got, "TOTP is off") || strings.Contains(got, "passkeys are off") {
 		t.Fatalf("New over a store with passkeys only logged:\n%s\nwant the TOTP warning alone", got)
+	}
+}
+
+// devicesWithoutSweep records devices but lacks DeleteExpiredDevices, as a
+// store written against an older DeviceStore would.
+type devicesWithoutSweep struct {
+	localauth.Store
+	devices interface {
+		DeviceTrusted(ctx context.Context, userID int64, h localauth.TokenHash, now time.Time) (bool, error)
+	}
+}
+
+func (d devicesWithoutSweep) DeviceTrusted(ctx context.Context, userID int64, h localauth.TokenHash, now time.Time) (bool, error) {
+	return d.devices.DeviceTrusted(ctx, userID, h, now)
+}
+
+// A store that records devices without being a whole DeviceStore gets no
+// trusted devices; New says so rather than leave it to be found out.
+func TestPartialDeviceStoreIsLogged(t *testing.T) {
+	e := MustEnv(t)
+	if strings.Contains(e.Log.String(), "trusted devices are off") {
+		t.Fatalf("New over a whole DeviceStore warned:\n%s", e.Log.String())
+	}
+	var log SyncBuffer
+	serviceOver(t, devicesWithoutSweep{e.Store, e.Store}, func(c *localauth.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	})
+	if !strings.Contains(log.String(), "trusted devices are off") {
+		t.Fatalf("New over a store that records devices but lacks DeleteExpiredDevices logged:\n%s\nwant a warning", log.String())
 	}
 }

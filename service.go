@@ -334,6 +334,16 @@ func New(store Store, cfg Config) (*Service, error) {
 	if _, ok := store.(PasskeyStore); cfg.Passkeys != nil && !ok {
 		s.log.Warn("localauth: Config.Passkeys is set but the store keeps no passkeys (PasskeyStore): passkeys are off")
 	}
+	// Likewise a store that records devices but lacks a method of
+	// DeviceStore (one written before DeleteExpiredDevices, say) is no
+	// DeviceStore: its users' browsers are never trusted.
+	if _, ok := store.(DeviceStore); !ok {
+		if _, records := store.(interface {
+			DeviceTrusted(ctx context.Context, userID int64, h TokenHash, now time.Time) (bool, error)
+		}); records {
+			s.log.Warn("localauth: the store records devices but is not a DeviceStore (is DeleteExpiredDevices missing?): trusted devices are off, and every client is a stranger")
+		}
+	}
 	// The dummy hash for unknown usernames must cost what a real one costs,
 	// so it is made by the configured hasher, once, in the background: the
 	// first login for an unknown user waits for it instead of paying twice.
