@@ -23,7 +23,8 @@ func (s *Service) alertNewDevice(ctx context.Context, userID int64, sessionID st
 	}
 	// Whether there is a verified address to tell is asked first: it is
 	// one read, and most accounts have none.
-	if st, err := s.mail.store.UserEmail(ctx, userID); err != nil || !st.Verified || st.Email == "" {
+	to, ok := s.verifiedAddress(ctx, userID)
+	if !ok {
 		return
 	}
 	if on, err := as.SignInAlerts(ctx, userID); err != nil || !on {
@@ -45,7 +46,7 @@ func (s *Service) alertNewDevice(ctx context.Context, userID int64, sessionID st
 	}
 	device := DeviceLabel(userAgentFrom(ctx))
 	ip, at := ClientIP(ctx), s.now().UTC()
-	s.notify(ctx, userID, func(to string, u User) Mail {
+	s.notifyAt(ctx, userID, to, func(to string, u User) Mail {
 		return s.mail.text.newSignIn(to, u, device, ip, at, s.mail.public+"/account")
 	})
 }

@@ -186,18 +186,31 @@ func (s *Service) wakeOutbox() {
 // notify queues a notice to the user's verified address, if any. A
 // failure is logged: the change it tells of is already made.
 func (s *Service) notify(ctx context.Context, userID int64, compose func(to string, u User) Mail) {
+	if to, ok := s.verifiedAddress(ctx, userID); ok {
+		s.notifyAt(ctx, userID, to, compose)
+	}
+}
+
+// verifiedAddress returns the user's verified address: false when mail is
+// off, the user has none, or it cannot be read.
+func (s *Service) verifiedAddress(ctx context.Context, userID int64) (string, bool) {
 	if s.mail == nil {
-		return
+		return "", false
 	}
 	st, err := s.mail.store.UserEmail(ctx, userID)
 	if err != nil || !st.Verified || st.Email == "" {
-		return
+		return "", false
 	}
+	return st.Email, true
+}
+
+// notifyAt queues a notice to to, the user's verified address.
+func (s *Service) notifyAt(ctx context.Context, userID int64, to string, compose func(to string, u User) Mail) {
 	u, err := s.store.UserByID(ctx, userID)
 	if err != nil {
 		return
 	}
-	m := compose(st.Email, u)
+	m := compose(to, u)
 	if err := s.mail.store.EnqueueMail(ctx, []Mail{m}, s.now().UTC()); err != nil {
 		s.log.Error("localauth: queueing a notice failed", "kind", m.Kind, "err", err)
 		return
