@@ -94,3 +94,25 @@ func TestFreshDatabaseIsDroppedAfterTheTest(t *testing.T) {
 		t.Fatalf("database %s outlived its test", name)
 	}
 }
+
+// A short code counts where it stands alone, not inside a longer run of
+// letters and digits; a long secret counts anywhere.
+func TestHoldsSecret(t *testing.T) {
+	for _, c := range []struct {
+		text, secret string
+		want         bool
+	}{
+		{`{"time":"2026-12-06T07:13:45.052526133Z"}`, "052526", false},
+		{`session_hash=16cd052526a19493`, "052526", false},
+		{`code=052526 user=alice`, "052526", true},
+		{`{"code":"052526"}`, "052526", true},
+		{`052526`, "052526", true},
+		{`x052526 052526`, "052526", true},
+		{`token=abcdefghijklmnopqrstuv`, "ghijklmnopqrstuv", true},
+		{`anything`, "", false},
+	} {
+		if got := testkit.HoldsSecret(c.text, c.secret); got != c.want {
+			t.Errorf("HoldsSecret(%q, %q) = %v, want %v", c.text, c.secret, got, c.want)
+		}
+	}
+}
