@@ -64,8 +64,14 @@ func registerAt(t *testing.T, srv *Server, ip, name string) {
 }
 
 // lockAt guesses at name from strangers' addresses until it answers 429.
+//
+// The server's clock stands still until the test ends, so the lock holds
+// however long the checks that follow take: at the count it stops at, a
+// running clock would let the next guess in after one second.
 func lockAt(t *testing.T, srv *Server, prefix, name string) {
 	t.Helper()
+	srv.Clock.Freeze()
+	t.Cleanup(srv.Clock.Thaw)
 	for i := range 30 {
 		st, _ := callAPI(t, clientFrom(fmt.Sprintf("%s.%d", prefix, i+1), false), "POST", srv.URL+"/api/auth/login",
 			`{"username":"`+name+`","password":"wrong guess `+fmt.Sprint(i)+`"}`)

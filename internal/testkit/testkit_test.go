@@ -31,6 +31,29 @@ func TestOffsetClock(t *testing.T) {
 	}
 }
 
+// A frozen clock stands still however long the test takes, still moves by
+// Advance, and runs on from the real time once thawed.
+func TestOffsetClockFreeze(t *testing.T) {
+	var c testkit.OffsetClock
+	c.Advance(time.Hour)
+	c.Freeze()
+	at := c.Now()
+	time.Sleep(20 * time.Millisecond)
+	if got := c.Now(); !got.Equal(at) {
+		t.Fatalf("a frozen clock moved from %v to %v", at, got)
+	}
+	c.Advance(time.Minute)
+	if got := c.Now(); !got.Equal(at.Add(time.Minute)) {
+		t.Fatalf("a frozen clock advanced by a minute: %v, want %v", got, at.Add(time.Minute))
+	}
+	c.Thaw()
+	before := time.Now()
+	got := c.Now()
+	if got.Before(before.Add(61*time.Minute)) || !got.After(at.Add(time.Minute)) {
+		t.Fatalf("thawed clock %v, want the real time + 1h1m and past %v", got, at.Add(time.Minute))
+	}
+}
+
 // SyncWriter keeps every write of concurrent writers whole.
 func TestSyncWriterKeepsConcurrentWrites(t *testing.T) {
 	var w testkit.SyncWriter
