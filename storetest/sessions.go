@@ -165,7 +165,7 @@ func testWatch(t *testing.T, h *harness) {
 	}
 	u := h.user(t, s, "trent")
 	a := h.session(t, s, u.ID, t0, t0.Add(time.Hour))
-	got := make(chan localauth.Revocation, 16)
+	got := make(chan localauth.Revocation, 64)
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- w.WatchRevocations(wctx, func(r localauth.Revocation) { got <- r }) }()
@@ -175,22 +175,44 @@ func testWatch(t *testing.T, h *harness) {
 			t.Errorf("WatchRevocations returned %v after cancel, want context.Canceled", err)
 		}
 	}()
-	// The watch reports only what is committed after it started; give it
-	// time to take its starting point.
-	time.Sleep(300 * time.Millisecond)
+	// The watch reports only what is committed after it started, and when
+	// it has taken its starting point is its own affair: a revocation of
+	// another user, repeated until one is reported, shows it has.
+	canary := h.user(t, s, "trent-canary")
+	for i := 0; ; i++ {
+		c := h.session(t, s, canary.ID, t0, t0.Add(time.Hour))
+		_, err := s.DeleteSession(ctx, c.TokenHash)
+		noErr(t, "DeleteSession(canary)", err)
+		select {
+		case r := <-got:
+			if r.UserID != canary.ID {
+				t.Fatalf("a revocation of no one revoked: %+v", r)
+			}
+		case <-time.After(time.Second):
+			if i == 30 {
+				t.Fatal("the watch reported none of 30 revocations, one a second")
+			}
+			continue
+		}
+		break
+	}
 	_, err := s.DeleteSession(ctx, a.TokenHash)
 	noErr(t, "DeleteSession", err)
 	_, err = s.DeleteUserSessions(ctx, u.ID, nil)
 	noErr(t, "DeleteUserSessions", err)
 	want := []localauth.Revocation{{UserID: u.ID, TokenHash: a.TokenHash}, {UserID: u.ID, All: true}}
-	for i, w := range want {
+	for i := 0; i < len(want); {
 		select {
 		case r := <-got:
-			if r != w {
-				t.Fatalf("revocation %d: got %+v, want %+v", i, r, w)
+			if r.UserID == canary.ID {
+				continue // a canary reported late
 			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("revocation %d not reported within 5s", i)
+			if r != want[i] {
+				t.Fatalf("revocation %d: got %+v, want %+v", i, r, want[i])
+			}
+			i++
+		case <-time.After(30 * time.Second):
+			t.Fatalf("revocation %d not reported within 30s", i)
 		}
 	}
 }
