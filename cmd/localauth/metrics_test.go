@@ -80,7 +80,7 @@ func TestMetricsDuringLoginBurst(t *testing.T) {
 		t.Fatal(err)
 	}
 	lc.Send(map[string]any{"t": "hello", "id": 1, "route": "/", "query": "", "local": map[string]any{}})
-	lc.Collect(300 * time.Millisecond)
+	lc.Replies(1)
 
 	// alice logs in with her password; bob is tried with a wrong one,
 	// more often than his account's free failures, so that the throttle

@@ -19,6 +19,10 @@ type LiveClient struct {
 	conn *websocket.Conn
 	msgs chan []byte
 	seen strings.Builder
+	// final counts the final answers seen (see Replies).
+	final int
+	// closeErr is why the connection ended, set before msgs is closed.
+	closeErr error
 }
 
 func DialLive(tb testing.TB, srv *Server, header http.Header) (*LiveClient, *http.Response, error) {
@@ -43,6 +47,7 @@ func DialLive(tb testing.TB, srv *Server, header http.Header) (*LiveClient, *htt
 		for {
 			_, b, err := c.Read(context.Background())
 			if err != nil {
+				lc.closeErr = err // read by the test once msgs is closed
 				return
 			}
 			lc.msgs <- b
@@ -62,7 +67,9 @@ func (c *LiveClient) Send(v any) {
 	}
 }
 
-// Collect reads messages for d and returns everything received so far.
+// Collect reads messages for d and returns everything received so far:
+// for checking that something does not come. To wait for what must come,
+// use Until or Replies.
 func (c *LiveClient) Collect(d time.Duration) string {
 	timeout := time.After(d)
 	for {
@@ -71,31 +78,81 @@ func (c *LiveClient) Collect(d time.Duration) string {
 			if !ok {
 				return c.seen.String()
 			}
-			c.seen.Write(b)
-			c.seen.WriteByte('\n')
+			c.record(b)
 		case <-timeout:
 			return c.seen.String()
 		}
 	}
 }
 
-// Until reads until a message contains s, or fails after 5s.
+// livePatience is how long a test waits for a message that must come: a
+// loaded 2-core machine running -race may take seconds.
+const livePatience = 30 * time.Second
+
+// Until reads until a message contains s, or fails after livePatience.
 func (c *LiveClient) Until(s string) string {
 	c.tb.Helper()
-	timeout := time.After(5 * time.Second)
+	timeout := time.After(livePatience)
 	for !strings.Contains(c.seen.String(), s) {
 		select {
 		case b, ok := <-c.msgs:
 			if !ok {
 				c.tb.Fatalf("connection closed before a message with %q; got:\n%s", s, c.seen.String())
 			}
-			c.seen.Write(b)
-			c.seen.WriteByte('\n')
+			c.record(b)
 		case <-timeout:
-			c.tb.Fatalf("no message with %q within 5s; got:\n%s", s, c.seen.String())
+			c.tb.Fatalf("no message with %q within %v; got:\n%s", s, livePatience, c.seen.String())
 		}
 	}
 	return c.seen.String()
+}
+
+// Replies reads until n messages since the connection opened have been
+// final answers (an error, or an update marked done), and returns
+// everything received. The server answers a tab's messages in order, one
+// final answer each, so n is the number of messages sent: once they are
+// all answered, whatever the answers were to hold is there, however slow
+// the machine.
+func (c *LiveClient) Replies(n int) string {
+	c.tb.Helper()
+	got, closed := c.RepliesOrClose(n)
+	if closed != nil {
+		c.tb.Fatalf("connection closed (%v) after %d of %d answers; got:\n%s", closed, c.final, n, got)
+	}
+	return got
+}
+
+// RepliesOrClose is Replies for a test that lets the server end the
+// connection instead of answering: it returns what was received and, if
+// the connection ended first, why.
+func (c *LiveClient) RepliesOrClose(n int) (string, error) {
+	c.tb.Helper()
+	timeout := time.After(livePatience)
+	for c.final < n {
+		select {
+		case b, ok := <-c.msgs:
+			if !ok {
+				return c.seen.String(), c.closeErr
+			}
+			c.record(b)
+		case <-timeout:
+			c.tb.Fatalf("%d of %d answers within %v; got:\n%s", c.final, n, livePatience, c.seen.String())
+		}
+	}
+	return c.seen.String(), nil
+}
+
+// record keeps a message and counts it if it is a final answer.
+func (c *LiveClient) record(b []byte) {
+	c.seen.Write(b)
+	c.seen.WriteByte('\n')
+	var m struct {
+		T    string `json:"t"`
+		Done bool   `json:"done"`
+	}
+	if json.Unmarshal(b, &m) == nil && (m.T == "error" || m.Done) {
+		c.final++
+	}
 }
 
 const privateMarker = "private data for"
@@ -141,7 +198,7 @@ func TestPrivateDataNeverReachesAnonymousClients(t *testing.T) {
 		c.Send(map[string]any{"t": "event", "id": 3, "name": "auth.login", "fields": map[string]string{"user_id": "1"}})
 		c.Send(map[string]any{"t": "event", "id": 4, "name": "auth._login"})
 		c.Send(map[string]any{"t": "event", "id": 5, "name": "login.redir"})
-		got := c.Collect(700 * time.Millisecond)
+		got := c.Replies(5)
 		if strings.Contains(got, privateMarker) {
 			t.Errorf("%s: the socket sent the private data:\n%s", name, got)
 		}
@@ -249,7 +306,7 @@ func TestCookieModeServerSide(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Send(map[string]any{"t": "hello", "id": 1, "route": "/protected", "query": "", "local": map[string]string{"_auth_token": cookie.Value}})
-	if got := c.Collect(500 * time.Millisecond); strings.Contains(got, privateMarker) || !strings.Contains(got, `"is_authenticated":false`) {
+	if got := c.Replies(1); strings.Contains(got, privateMarker) || !strings.Contains(got, `"is_authenticated":false`) {
 		t.Fatalf("a LocalStorage token authenticated in cookie mode:\n%s", got)
 	}
 	// The cookie on the handshake does, and the token never comes back.
