@@ -188,8 +188,10 @@ func TestFourServersBehindPgBouncer(t *testing.T) {
 				if status == 401 {
 					break
 				}
-				if time.Since(start) > time.Second {
-					t.Fatalf("%s still accepts a session 1s after its logout on %s (%d)", srv.URL, from.URL, status)
+				// Well under the cache's 30 s age bound: the revocation
+				// came through the log, not the cache's expiry.
+				if time.Since(start) > 10*time.Second {
+					t.Fatalf("%s still accepts a session 10s after its logout on %s (%d)", srv.URL, from.URL, status)
 				}
 				time.Sleep(5 * time.Millisecond)
 			}

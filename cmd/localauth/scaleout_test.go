@@ -86,8 +86,12 @@ func TestTwoServersOneDatabase(t *testing.T) {
 	}
 	slices.Sort(delays)
 	p50, p99 := delays[len(delays)/2], delays[len(delays)*99/100]
-	if p99 > time.Second {
-		t.Fatalf("revocation delay p99 %v, want under 1s", p99)
+	// The notification carries a logout in milliseconds; without it, the
+	// resync each second would put the median near half a second. The
+	// bounds are far above the measured figures, so a loaded machine does
+	// not fail them, and far below what a lost path would give.
+	if p50 > 300*time.Millisecond || delays[len(delays)-1] > 10*time.Second {
+		t.Fatalf("revocation delay p50 %v, max %v; want under 300ms and 10s", p50, delays[len(delays)-1])
 	}
 	t.Logf("logout on A → live tab on B anonymous, over %d logouts: p50 %v, p99 %v, max %v", rounds, p50, p99, delays[len(delays)-1])
 
