@@ -64,22 +64,21 @@ func TestAdmissionRoundRobinBetweenClients(t *testing.T) {
 }
 
 // A request whose expected wait exceeds the budget is refused at once, with
-// a wait; one that waits past the budget is refused then.
-func TestAdmissionBudget(t *testing.T) {
-	a := NewAdmission(1, 600*time.Millisecond) // ~2 hashes of 250ms fit
+// a wait, and is not queued. The budget is an hour and a hash is taken to
+// last 25 minutes, so that nothing in the test can time out however slow
+// the machine: two requests fit, a third does not.
+func TestAdmissionRefusesBeyondBudgetAtOnce(t *testing.T) {
+	a := NewAdmission(1, time.Hour)
+	a.perHash = 25 * time.Minute
 	hold := mustAcquire(t, a, "A")
-	type outcome struct {
-		admitted bool
-		wait     time.Duration
-	}
-	done := make(chan outcome, 2)
+	admitted := make(chan bool, 2)
 	for _, c := range []string{"B", "C"} {
 		go func() {
-			release, wait, _ := a.Acquire(context.Background(), c)
+			release, _, _ := a.Acquire(context.Background(), c)
 			if release != nil {
 				release()
 			}
-			done <- outcome{release != nil, wait}
+			admitted <- release != nil
 		}()
 	}
 	waitQueued(t, a, 2)
@@ -87,15 +86,33 @@ func TestAdmissionBudget(t *testing.T) {
 	if release != nil || err != nil || wait <= 0 {
 		t.Fatalf("a request beyond the budget: slot %v, wait %v, err %v; want refused with a wait", release != nil, wait, err)
 	}
+	if want := 75*time.Minute - time.Hour; wait != want {
+		t.Fatalf("the refused request's wait: %v, want %v (three hashes less the budget)", wait, want)
+	}
 	if a.Queued() != 2 {
 		t.Fatalf("the refused request was queued: %d waiting, want 2", a.Queued())
 	}
-	// The queued ones are not admitted while the slot is held: they give
-	// up at the budget, with a wait.
+	hold()
 	for range 2 {
-		if o := <-done; o.admitted || o.wait <= 0 {
-			t.Fatalf("a queued request held past the budget: admitted %v, wait %v; want refused with a wait", o.admitted, o.wait)
+		if !<-admitted {
+			t.Fatal("a queued request within the budget was refused")
 		}
+	}
+}
+
+// A queued request that waits past the budget gives up then, with a wait,
+// and leaves the queue; the slot held meanwhile is not lost.
+func TestAdmissionQueuedRequestTimesOut(t *testing.T) {
+	a := NewAdmission(1, 50*time.Millisecond)
+	a.perHash = time.Millisecond // the expected wait fits: B is queued
+	hold := mustAcquire(t, a, "A")
+	start := time.Now()
+	release, wait, err := a.Acquire(context.Background(), "B")
+	if release != nil || err != nil || wait <= 0 {
+		t.Fatalf("a request held past the budget: slot %v, wait %v, err %v; want refused with a wait", release != nil, wait, err)
+	}
+	if took := time.Since(start); took < 50*time.Millisecond {
+		t.Fatalf("refused after %v, before its budget ran out: it was never queued", took)
 	}
 	if a.Queued() != 0 {
 		t.Fatalf("%d left queued", a.Queued())
