@@ -131,6 +131,7 @@ func TestLoginActsOnlyOnACountedGuess(t *testing.T) {
 		hasher := &CountingHasher{BcryptHasher: localauth.BcryptHasher{Cost: 4}}
 		svc := serviceOver(t, st, func(c *localauth.Config) {
 			c.Hasher, c.NoClientAddress = hasher, false
+			c.Now = NewClock().Now // a delay holds however slow the machine
 			c.Throttle = localauth.ThrottleConfig{Store: &elsewhere{Store: st.Throttle()}, ClientFree: 1}
 		})
 		u, err := svc.Register(localauth.WithClientIP(ctx, "192.0.2.1"), "alice", goodPW)

@@ -263,7 +263,10 @@ func TestGenericLoginFailure(t *testing.T) {
 
 // C14: throttled answers are 429 with Retry-After.
 func TestThrottledLogin(t *testing.T) {
-	e := newEnv(t, false)
+	// The Service's clock stands still: the first delay holds however slow
+	// the machine.
+	at := time.Now()
+	e := newEnvWith(t, false, localauth.Config{Now: func() time.Time { return at }})
 	c := e.client(t)
 	var r reply
 	for range 8 {

@@ -130,6 +130,7 @@ func TestFormsAutocomplete(t *testing.T) {
 // wait.
 func TestLiveThrottleMessage(t *testing.T) {
 	srv := StartServer(t)
+	srv.Clock.Freeze() // the first delay is a whole second however slow the machine
 	c, _, err := DialLive(t, srv, nil)
 	if err != nil {
 		t.Fatal(err)
