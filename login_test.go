@@ -14,6 +14,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/sqlitestore"
 )
 
 // C10, C11: one generic failure, exactly one comparison per
@@ -291,14 +292,19 @@ func TestRevocationFromAnotherProcess(t *testing.T) {
 	if err := cli.SetUserEnabled(ctx, u.ID, false); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Second)
+	// The Service's clock stands still, so the cache's age bound never
+	// drops the session: only the revocation log can. Whether the watch
+	// took its starting point before the other process's change (and
+	// reads it from the log) or after (and drops every cached session as
+	// it starts), the session ends.
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		_, err := e.Svc.Authenticate(ctx, r.Token)
 		if errors.Is(err, localauth.ErrInvalidSession) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("session still authenticates 2s after another process disabled the user: %v", err)
+			t.Fatalf("session still authenticates 15s after another process disabled the user: %v", err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -418,6 +424,64 @@ func TestStoreFailureIsUnavailable(t *testing.T) {
 		if !errors.Is(err, errDBDown) {
 			t.Errorf("%s: the cause is not kept for logging", name)
 		}
+	}
+}
+
+// lateWatch is a SQLite store whose revocation watch begins only when the
+// test lets it: a Service started over it caches sessions before the watch
+// has a starting point, as one does when New's background watch is slow.
+type lateWatch struct {
+	*sqlitestore.Store
+	begin chan struct{}
+}
+
+func (l lateWatch) WatchRevocations(ctx context.Context, fn func(localauth.Revocation)) error {
+	select {
+	case <-l.begin:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return l.Store.WatchRevocations(ctx, fn)
+}
+
+// A session cached before the revocation watch took its starting point,
+// then revoked by another process before that point, is not trusted on
+// from the cache: the watch drops every cached session as it starts. The
+// clock stands still, so the cache's age bound cannot be what ends it.
+func TestRevocationBeforeTheWatchStarted(t *testing.T) {
+	st, _ := openSQLite(t)
+	lw := lateWatch{Store: st, begin: make(chan struct{})}
+	svc := serviceOver(t, lw, func(c *localauth.Config) { c.Now = NewClock().Now })
+	u, err := svc.Register(ctx, "alice", goodPW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := svc.Login(ctx, "alice", goodPW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Authenticate(ctx, r.Token); err != nil {
+		t.Fatal(err)
+	}
+	// Another process disables alice: the store logs it, this Service is
+	// not told.
+	if err := st.SetUserEnabled(ctx, u.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Authenticate(ctx, r.Token); err != nil {
+		t.Fatalf("before the watch started, the cached session: %v (the test needs it cached)", err)
+	}
+	close(lw.begin)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, err := svc.Authenticate(ctx, r.Token)
+		if errors.Is(err, localauth.ErrInvalidSession) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a session disabled before the watch started still authenticates 15s after it started: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

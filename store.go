@@ -236,6 +236,9 @@ type RevocationWatcher interface {
 	// started, from any process, until ctx is done. It returns ctx.Err()
 	// then. Between a failure of the database and its recovery it retries;
 	// when it cannot tell what it missed, it calls fn with a Revocation
-	// whose UserID is 0, meaning "drop every cached session".
+	// whose UserID is 0 and All set, meaning "drop every cached session".
+	// It does so first of all, once it has taken its starting point: New
+	// starts the watch in the background, and a session cached before that
+	// point may have been revoked unheard.
 	WatchRevocations(ctx context.Context, fn func(Revocation)) error
 }

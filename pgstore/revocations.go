@@ -26,9 +26,10 @@ func logRevocation(ctx context.Context, tx pgx.Tx, userID int64, h *localauth.To
 // WatchRevocations implements localauth.RevocationWatcher: it LISTENs on a
 // connection of its own, made from Options.ListenDSN (a LISTEN needs a
 // session, which a pooler in transaction mode does not keep), and reads the revocation log at every notification,
-// and every Options.ResyncInterval besides. When the listening connection
-// drops it reconnects and, since it cannot tell what it missed meanwhile,
-// reports a flush of everything first.
+// and every Options.ResyncInterval besides. Once it has its starting point it
+// reports a flush of everything; when the listening connection drops it
+// reconnects and, since it cannot tell what it missed meanwhile, reports a
+// flush of everything again.
 //
 // The log cannot be read by id alone. Ids are drawn when a row is inserted,
 // but transactions commit in any order: the row with id 41 may become
@@ -106,11 +107,12 @@ func (s *Store) listen(ctx context.Context, cur *logCursor, started *bool, fn fu
 			return err
 		}
 		*started = true
-	} else {
-		// Reconnected: whatever happened while deaf, drop every cached
-		// session, then catch up with the log.
-		fn(localauth.Revocation{All: true})
 	}
+	// Started or reconnected: what was cached before (at the start, while
+	// the watch had no starting point; later, while deaf) may have been
+	// revoked unheard, so every cached session is dropped, then the log is
+	// followed.
+	fn(localauth.Revocation{All: true})
 	lastPrune := time.Time{}
 	for {
 		if err := s.readLog(ctx, conn, cur, fn); err != nil {

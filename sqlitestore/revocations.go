@@ -26,8 +26,9 @@ func (s *Store) logRevocation(ctx context.Context, tx *sql.Tx, userID int64, h *
 }
 
 // WatchRevocations implements localauth.RevocationWatcher by polling the
-// revocation log every Options.PollInterval. After a failed read it reports
-// a flush of everything, since it cannot tell what it missed.
+// revocation log every Options.PollInterval. Once it has its starting point,
+// and after a failed read, it reports a flush of everything, since it cannot
+// tell what it missed.
 func (s *Store) WatchRevocations(ctx context.Context, fn func(localauth.Revocation)) error {
 	var last int64
 	for {
@@ -39,6 +40,9 @@ func (s *Store) WatchRevocations(ctx context.Context, fn func(localauth.Revocati
 			return ctx.Err()
 		}
 	}
+	// What was cached before the starting point may have been revoked
+	// unheard: every cached session is dropped, then the log is followed.
+	fn(localauth.Revocation{All: true})
 	t := time.NewTicker(s.poll)
 	defer t.Stop()
 	failed := false
