@@ -86,7 +86,7 @@ func TestOriginSchemeChecked(t *testing.T) {
 			own, other = other, own
 		}
 		dial := func(origin string) (*http.Response, error) {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			c, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/_live",
 				&websocket.DialOptions{HTTPClient: srv.Client(), HTTPHeader: http.Header{"Origin": {origin}}})

@@ -108,7 +108,7 @@ type client struct {
 
 func (f *fixture) dial(t *testing.T, origin string) (*client, *http.Response, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if origin == "" {
 		origin = f.srv.URL
@@ -172,8 +172,8 @@ func (c *client) next() map[string]any {
 			c.t.Fatalf("connection closed: %v", <-c.err)
 		}
 		return m
-	case <-time.After(5 * time.Second):
-		c.t.Fatal("no message within 5s")
+	case <-time.After(30 * time.Second):
+		c.t.Fatal("no message within 30s")
 		return nil
 	}
 }
@@ -187,8 +187,8 @@ func (c *client) closed() websocket.StatusCode {
 			if !ok {
 				return websocket.CloseStatus(<-c.err)
 			}
-		case <-time.After(5 * time.Second):
-			c.t.Fatal("connection still open after 5s")
+		case <-time.After(30 * time.Second):
+			c.t.Fatal("connection still open after 30s")
 		}
 	}
 }
@@ -473,7 +473,7 @@ func TestPushShutdownAndGoroutines(t *testing.T) {
 	if n := f.app.Conns(); n != 5 {
 		t.Fatalf("Conns() = %d, want 5", n)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
 	codes := make([]websocket.StatusCode, len(clients))
@@ -493,7 +493,7 @@ func TestPushShutdownAndGoroutines(t *testing.T) {
 		t.Fatalf("a connection after Shutdown: %v %v, want 503", err, res)
 	}
 	f.srv.Close()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for runtime.NumGoroutine() > before+2 {
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<16)

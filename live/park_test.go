@@ -31,7 +31,7 @@ func TestIdleTabsHoldNoGoroutine(t *testing.T) {
 	}
 	// Each test client has one reading goroutine of its own; a server
 	// reading with a goroutine per tab would add n more.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		got := runtime.NumGoroutine() - n
 		if got < base+n/2 {

@@ -35,7 +35,7 @@ type pageClient struct {
 
 func dialPage(t *testing.T, srv *httptest.Server) *pageClient {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/_live",
 		&websocket.DialOptions{HTTPHeader: http.Header{"Origin": {srv.URL}}})
@@ -66,7 +66,7 @@ func (p *pageClient) send(m map[string]any) {
 		delete(m, "id")
 	}
 	b, _ := json.Marshal(m)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := p.conn.Write(ctx, websocket.MessageText, b); err != nil {
 		p.t.Fatalf("sending: %v", err)

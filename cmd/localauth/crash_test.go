@@ -238,7 +238,7 @@ func TestSIGTERMClosesLiveConnections(t *testing.T) {
 	srv := StartChild(t, filepath.Join(t.TempDir(), "term.db"))
 	var conns []*websocket.Conn
 	for range 5 {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/_live", &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {srv.URL}}})
 		cancel()
 		if err != nil {

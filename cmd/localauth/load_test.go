@@ -205,7 +205,7 @@ func TestSoak(t *testing.T) {
 	}
 	// The last page's close handshake ends on the client before the
 	// server's side of it has unregistered the tab: wait for that, boundedly.
-	for deadline := time.Now().Add(5 * time.Second); app.Conns() != 0 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(30 * time.Second); app.Conns() != 0 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if app.Conns() != 0 {

@@ -27,7 +27,7 @@ type LiveClient struct {
 
 func DialLive(tb testing.TB, srv *Server, header http.Header) (*LiveClient, *http.Response, error) {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if header == nil {
 		header = http.Header{}
@@ -60,7 +60,7 @@ func DialLive(tb testing.TB, srv *Server, header http.Header) (*LiveClient, *htt
 func (c *LiveClient) Send(v any) {
 	c.tb.Helper()
 	b, _ := json.Marshal(v)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := c.conn.Write(ctx, websocket.MessageText, b); err != nil {
 		c.tb.Fatalf("sending: %v", err)
