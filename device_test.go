@@ -81,7 +81,7 @@ func TestTrustedDeviceDoesNotWidenCodeGuesses(t *testing.T) {
 				t.Fatalf("the right password from a trusted device: %v, want the second step", err)
 			}
 			for range 5 {
-				_, err := e.Svc.CompleteLogin(from(ip, device), sf.Token, localauth.SecondFactor{Code: "000000"})
+				_, err := e.Svc.CompleteLogin(from(ip, device), sf.Token, localauth.SecondFactor{Code: e.wrongCode(t, secret)})
 				switch {
 				case errors.Is(err, localauth.ErrInvalidCode):
 					judged++
@@ -100,7 +100,7 @@ func TestTrustedDeviceDoesNotWidenCodeGuesses(t *testing.T) {
 	_, err := e.Svc.Login(from("203.0.113.99", ""), "gina", goodPW)
 	var sf *localauth.SecondFactorRequiredError
 	if errors.As(err, &sf) {
-		if _, err := e.Svc.CompleteLogin(from("203.0.113.99", ""), sf.Token, localauth.SecondFactor{Code: "000000"}); !errors.Is(err, localauth.ErrRateLimited) {
+		if _, err := e.Svc.CompleteLogin(from("203.0.113.99", ""), sf.Token, localauth.SecondFactor{Code: e.wrongCode(t, secret)}); !errors.Is(err, localauth.ErrRateLimited) {
 			t.Fatalf("a wrong code from a stranger after the guesses: %v, want ErrRateLimited", err)
 		}
 	}
@@ -111,7 +111,7 @@ func TestTrustedDeviceDoesNotWidenCodeGuesses(t *testing.T) {
 	if !errors.As(err, &sf) {
 		t.Fatalf("password after a completed login: %v", err)
 	}
-	if _, err := e.Svc.CompleteLogin(from("203.0.113.7", ""), sf.Token, localauth.SecondFactor{Code: "000000"}); !errors.Is(err, localauth.ErrInvalidCode) {
+	if _, err := e.Svc.CompleteLogin(from("203.0.113.7", ""), sf.Token, localauth.SecondFactor{Code: e.wrongCode(t, secret)}); !errors.Is(err, localauth.ErrInvalidCode) {
 		t.Fatalf("a wrong code after a completed login reset the count: %v, want ErrInvalidCode", err)
 	}
 }
@@ -143,7 +143,7 @@ func TestPasswordOnlyReauthUnlocksNothingOnATOTPAccount(t *testing.T) {
 	}
 	// A wrong code confirms nothing; a wrong password with a right code
 	// neither.
-	if err := e.Svc.ReauthWith(c, res.Token, goodPW, localauth.SecondFactor{Code: "000000"}); !errors.Is(err, localauth.ErrInvalidCode) {
+	if err := e.Svc.ReauthWith(c, res.Token, goodPW, localauth.SecondFactor{Code: e.wrongCode(t, secret)}); !errors.Is(err, localauth.ErrInvalidCode) {
 		t.Fatalf("reauth with a wrong code: %v, want ErrInvalidCode", err)
 	}
 	if err := e.Svc.ReauthWith(c, res.Token, "not the password", localauth.SecondFactor{Code: e.code(t, secret, 0)}); !errors.Is(err, localauth.ErrInvalidCredentials) {

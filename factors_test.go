@@ -36,6 +36,12 @@ func (e *Env) code(tb testing.TB, secret string, shift time.Duration) string {
 	return c
 }
 
+// wrongCode returns a code the verifier refuses now (see
+// testkit.WrongTOTPCode).
+func (e *Env) wrongCode(tb testing.TB, secret string) string {
+	return testkit.WrongTOTPCode(secret, e.Clock.Now())
+}
+
 // MustEnableTOTP turns TOTP on for the user with the password and returns
 // the secret and the recovery codes.
 func (e *Env) MustEnableTOTP(tb testing.TB, name string) (string, []string) {
@@ -228,7 +234,7 @@ func TestSecondStepToken(t *testing.T) {
 		e.Clock.Advance(time.Minute)
 		tok := login()
 		for range 5 {
-			if _, err := e.Svc.CompleteLogin(fromA, tok, localauth.SecondFactor{Code: "000000"}); !errors.Is(err, localauth.ErrInvalidCode) {
+			if _, err := e.Svc.CompleteLogin(fromA, tok, localauth.SecondFactor{Code: e.wrongCode(t, secret)}); !errors.Is(err, localauth.ErrInvalidCode) {
 				t.Fatalf("a wrong code: %v", err)
 			}
 		}
@@ -259,14 +265,14 @@ func TestSecondStepToken(t *testing.T) {
 func TestSecondStepGuessesThrottled(t *testing.T) {
 	e := MustFactorEnv(t, func(c *localauth.Config) { c.Throttle.AccountFree = 3 })
 	e.MustRegister(t, "carol", goodPW)
-	e.MustEnableTOTP(t, "carol")
+	secret, _ := e.MustEnableTOTP(t, "carol")
 	var tokens []localauth.Token
 	for range 10 {
 		tokens = append(tokens, e.secondStep(t, "carol").Token)
 	}
 	var limited error
 	for i := 0; i < 10 && limited == nil; i++ {
-		_, err := e.Svc.CompleteLogin(ctx, tokens[i], localauth.SecondFactor{Code: "123456"})
+		_, err := e.Svc.CompleteLogin(ctx, tokens[i], localauth.SecondFactor{Code: e.wrongCode(t, secret)})
 		if errors.Is(err, localauth.ErrRateLimited) {
 			limited = err
 		} else if !errors.Is(err, localauth.ErrInvalidCode) {
@@ -280,7 +286,7 @@ func TestSecondStepGuessesThrottled(t *testing.T) {
 	// Counted under the account: a fresh password login does not start the
 	// count again, its code is refused as well.
 	sf := e.secondStep(t, "carol")
-	if _, err := e.Svc.CompleteLogin(ctx, sf.Token, localauth.SecondFactor{Code: "654321"}); !errors.Is(err, localauth.ErrRateLimited) {
+	if _, err := e.Svc.CompleteLogin(ctx, sf.Token, localauth.SecondFactor{Code: e.wrongCode(t, secret)}); !errors.Is(err, localauth.ErrRateLimited) {
 		t.Fatalf("a code after a fresh password login: %v, want ErrRateLimited", err)
 	}
 }

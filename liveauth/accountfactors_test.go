@@ -9,6 +9,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/internal/testkit"
 	"github.com/localauth/localauth/liveauth"
 )
 
@@ -54,7 +55,7 @@ func TestAuthenticatorAppOnTheAccountPage(t *testing.T) {
 		t.Fatalf("focus %v, want the code field", r.actions("focus"))
 	}
 
-	r = p.event("account.totp_confirm", map[string]string{"code": "000000"})
+	r = p.event("account.totp_confirm", map[string]string{"code": testkit.WrongTOTPCode(secret, s.clock.Now())})
 	if got := p.str("account.error_message"); got != localauth.MsgInvalidCode {
 		t.Fatalf("a wrong first code got %q, want %q", got, localauth.MsgInvalidCode)
 	}

@@ -41,7 +41,7 @@ func TestSecondStepOnTheLoginPage(t *testing.T) {
 	if strings.Contains(tb.seen.String(), `"to":"/"`) || strings.Contains(tb.seen.String(), "second_step_token") {
 		t.Fatal("the page moved on, or saw the second-step token, after the password alone")
 	}
-	tb.send(map[string]any{"t": "event", "id": 3, "name": "login.second_step", "fields": map[string]string{"code": "000000"}})
+	tb.send(map[string]any{"t": "event", "id": 3, "name": "login.second_step", "fields": map[string]string{"code": testkit.WrongTOTPCode(en.Secret, time.Now())}})
 	tb.until(localauth.MsgInvalidCode)
 	next, _ := totp.GenerateCode(en.Secret, time.Now().Add(30*time.Second))
 	tb.send(map[string]any{"t": "event", "id": 4, "name": "login.second_step", "fields": map[string]string{"code": next}})

@@ -12,6 +12,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/internal/testkit"
 	"github.com/localauth/localauth/mfa"
 	"github.com/localauth/localauth/web"
 )
@@ -140,7 +141,7 @@ func TestTOTPAPI(t *testing.T) {
 		if r := do(t, c2, "DELETE", api+"totp", "", ""); r.status != 403 || r.body["error"] != "second_factor_required" {
 			t.Fatalf("DELETE totp after a password-only reauth: %d %s", r.status, r.raw)
 		}
-		if r := e.post(t, c2, "/api/auth/reauth", `{"password":"`+pw+`","code":"000000"}`); r.status != 401 || r.body["error"] != "invalid_code" {
+		if r := e.post(t, c2, "/api/auth/reauth", `{"password":"`+pw+`","code":"`+testkit.WrongTOTPCode(secret, clk.Now())+`"}`); r.status != 401 || r.body["error"] != "invalid_code" {
 			t.Fatalf("reauth with a wrong code: %d %s", r.status, r.raw)
 		}
 		if r := e.post(t, c2, "/api/auth/reauth", `{"password":"`+pw+`","code":"`+code(0)+`"}`); r.status != 204 {

@@ -14,6 +14,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/localauth/localauth"
+	"github.com/localauth/localauth/internal/testkit"
 	"github.com/localauth/localauth/mfa"
 	"github.com/localauth/localauth/web"
 )
@@ -230,7 +231,7 @@ func TestLoginFormSecondStep(t *testing.T) {
 		}
 	}
 	step := url.Values{"mfa_token": {f.SecondStep}, "methods": {strings.Join(f.Methods, ",")}, "next": {"/private"}}
-	wrong := url.Values{"code": {"000000"}}
+	wrong := url.Values{"code": {testkit.WrongTOTPCode(en.Secret, clk.Now())}}
 	for k, v := range step {
 		wrong[k] = v
 	}

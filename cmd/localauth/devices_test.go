@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/localauth/localauth/internal/testkit"
 )
 
 // What a trusted device and a recent login may unlock, replayed from
@@ -104,7 +106,7 @@ func TestTrustedDeviceAttacksFromOutside(t *testing.T) {
 		if copied == "" {
 			t.Fatal("a login set no device cookie")
 		}
-		enableTOTP(t, srv)
+		secret, _, _ := enableTOTP(t, srv)
 		judged, limited := 0, 0
 		for a := range 6 {
 			c := withDevice(srv, fmt.Sprintf("127.21.1.%d", a+1), copied)
@@ -115,7 +117,7 @@ func TestTrustedDeviceAttacksFromOutside(t *testing.T) {
 					t.Fatalf("the password from the copied device: %d %v, want the second step", st, body)
 				}
 				for range 5 {
-					switch st, body := callAPI(t, c, "POST", srv.URL+"/api/auth/login/mfa", `{"mfa_token":"`+tok+`","code":"000000"}`); {
+					switch st, body := callAPI(t, c, "POST", srv.URL+"/api/auth/login/mfa", `{"mfa_token":"`+tok+`","code":"`+testkit.WrongTOTPCode(secret, srv.Clock.Now())+`"}`); {
 					case st == 401 && body["error"] == "invalid_code":
 						judged++
 					case st == 429:

@@ -71,7 +71,7 @@ func browserTOTP(t *testing.T, mode string, srv *Server) {
 	tab.Accessible("the authenticator app set-up")
 	tab.Screenshot(shot(mode, "totp-setup"))
 
-	tab.Fill("totp_confirm_code", "000000")
+	tab.Fill("totp_confirm_code", testkit.WrongTOTPCode(secret, srv.Clock.Now()))
 	tab.Submit("totp_confirm_code")
 	tab.WaitText("#account-error", "That code did not work")
 	confirmCode := totpCode(t, secret, 0)

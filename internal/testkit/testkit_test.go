@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/localauth/localauth/internal/testkit"
 )
@@ -136,6 +138,26 @@ func TestHoldsSecret(t *testing.T) {
 	} {
 		if got := testkit.HoldsSecret(c.text, c.secret); got != c.want {
 			t.Errorf("HoldsSecret(%q, %q) = %v, want %v", c.text, c.secret, got, c.want)
+		}
+	}
+}
+
+// The wrong code is none of the codes a verifier allowing two steps of
+// drift would take, and has their shape.
+func TestWrongTOTPCode(t *testing.T) {
+	const secret = "JBSWY3DPEHPK3PXP"
+	opts := totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+	start := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	for i := range 500 {
+		now := start.Add(time.Duration(i) * 7 * time.Second)
+		wrong := testkit.WrongTOTPCode(secret, now)
+		if len(wrong) != 6 || strings.Trim(wrong, "0123456789") != "" {
+			t.Fatalf("wrong code %q is not six digits", wrong)
+		}
+		for step := -2; step <= 2; step++ {
+			if ok, _ := totp.ValidateCustom(wrong, secret, now.Add(time.Duration(step)*30*time.Second), opts); ok {
+				t.Fatalf("at %v the wrong code %q is right %d steps away", now, wrong, step)
+			}
 		}
 	}
 }
