@@ -77,13 +77,19 @@ func (m *Memory) slotLocked(key string, now time.Time, rule Rule) string {
 	return overflowKey
 }
 
-// GiveBack implements Store.
+// GiveBack implements Store. A key without a counter of its own was
+// counted under the overflow counter, which takes the attempt back; the
+// only other way to lose one's counter between Admit and GiveBack is to be
+// evicted holding at most one attempt, which the attempt went with.
 func (m *Memory) GiveBack(_ context.Context, key string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.entries[key]
 	if !ok {
-		return nil
+		key = overflowKey
+		if e, ok = m.entries[key]; !ok {
+			return nil
+		}
 	}
 	if e.Count <= 1 {
 		delete(m.entries, key)

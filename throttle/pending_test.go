@@ -168,9 +168,12 @@ func TestPendingForgetsOldCounts(t *testing.T) {
 		t.Fatal("a claim on a full key was granted")
 	}
 	later := then.Add(testRule.ForgetAfter + time.Second)
+	// Concurrent claims may go on in flight or be counted at once (see
+	// Pending): how many of each depends on how they interleave, but the
+	// key's whole allowance goes on.
 	got := claimAll(t, p, k, later, 30)
-	if n := p.inFlight[k.Name]; n != testRule.Free+1 {
-		t.Fatalf("%d claims in flight after the count was forgotten, want %d: the old count still weighs", n, testRule.Free+1)
+	if len(got) < testRule.Free+1 {
+		t.Fatalf("%d claims granted after the count was forgotten, want at least %d: the old count still weighs", len(got), testRule.Free+1)
 	}
 	if admitted, _ := countAll(t, got, later); admitted != testRule.Free+1 {
 		t.Fatalf("claims after the count was forgotten: %d admitted, want %d", admitted, testRule.Free+1)

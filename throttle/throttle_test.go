@@ -85,6 +85,16 @@ func TestMemoryEvictsOnlyLighterKeys(t *testing.T) {
 	if c, _ := m.Count(ctx, overflowKey); c.Count != 1 {
 		t.Fatalf("overflow: %d, want 1", c.Count)
 	}
+	// An attempt given back under d comes off the overflow counter it was
+	// counted under, and leaves the keys with counters of their own alone.
+	m.Admit(ctx, "d", now, testRule)
+	m.GiveBack(ctx, "d")
+	if c, _ := m.Count(ctx, overflowKey); c.Count != 1 {
+		t.Fatalf("overflow after one attempt given back: %d, want 1", c.Count)
+	}
+	if a, _ := m.Count(ctx, "a"); a.Count != 2 {
+		t.Fatalf("a after d's give-back: %d, want 2", a.Count)
+	}
 }
 
 // A client gets its burst, then one login per period; others are not
