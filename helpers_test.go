@@ -104,12 +104,22 @@ func MustEnv(tb testing.TB, edit ...func(*localauth.Config)) *Env {
 	for _, f := range edit {
 		f(&cfg)
 	}
-	svc, err := localauth.New(st, cfg)
+	watched := &watchStart{Store: st, started: make(chan struct{})}
+	svc, err := localauth.New(watched, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { svc.Close() })
 	e.Svc = svc
+	// New starts the revocation watch in the background, and the watch
+	// reports a flush of everything once it has its starting point. Wait
+	// for it, so that a listener the test registers hears only what the
+	// test did.
+	select {
+	case <-watched.started:
+	case <-time.After(30 * time.Second):
+		tb.Fatal("New's revocation watch never took its starting point")
+	}
 	if cfg.Hasher == e.Hasher {
 		// New makes the dummy hash for unknown usernames in the
 		// background. Wait for it, so that a test counting hashes counts
@@ -123,6 +133,21 @@ func MustEnv(tb testing.TB, edit ...func(*localauth.Config)) *Env {
 		}
 	}
 	return e
+}
+
+// watchStart is the SQLite store as MustEnv gives it to New: it closes
+// started once New's revocation watch has made its first report.
+type watchStart struct {
+	*sqlitestore.Store
+	started chan struct{}
+	once    sync.Once
+}
+
+func (w *watchStart) WatchRevocations(ctx context.Context, fn func(localauth.Revocation)) error {
+	return w.Store.WatchRevocations(ctx, func(r localauth.Revocation) {
+		fn(r)
+		w.once.Do(func() { close(w.started) })
+	})
 }
 
 // MustRegister registers a user or fails the test.

@@ -50,9 +50,10 @@ func (s *Store) WatchRevocations(ctx context.Context, fn func(localauth.Revocati
 			break
 		}
 		if wasListening || started {
-			// Deaf from now on: revocations made elsewhere would go
-			// unheard, so nothing cached may be trusted until the
-			// listener is back (and then everything is dropped again).
+			// Deaf from now on: revocations made elsewhere go unheard.
+			// Every cached session is dropped now and again once the
+			// listener is back; what is cached meanwhile is trusted
+			// for the cache's age bound at most.
 			fn(localauth.Revocation{All: true})
 		}
 		if err != nil {

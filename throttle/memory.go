@@ -77,19 +77,18 @@ func (m *Memory) slotLocked(key string, now time.Time, rule Rule) string {
 	return overflowKey
 }
 
-// GiveBack implements Store. A key without a counter of its own was
-// counted under the overflow counter, which takes the attempt back; the
-// only other way to lose one's counter between Admit and GiveBack is to be
-// evicted holding at most one attempt, which the attempt went with.
+// GiveBack implements Store. A key without a counter of its own gives
+// nothing back: it may have been counted under the overflow counter, or
+// evicted (or reset) since, its attempt gone with its counter, and the two
+// cannot be told apart here. Taking the attempt off the overflow counter
+// on a guess would let keys evicted on purpose wear down the count that
+// keys without room share; left standing, the attempt only delays them.
 func (m *Memory) GiveBack(_ context.Context, key string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.entries[key]
 	if !ok {
-		key = overflowKey
-		if e, ok = m.entries[key]; !ok {
-			return nil
-		}
+		return nil
 	}
 	if e.Count <= 1 {
 		delete(m.entries, key)

@@ -51,22 +51,6 @@ func rawJSON(s string) string {
 	return b.String()
 }
 
-// finalAnswers returns the final answers (errors, updates marked done)
-// among the live messages in got, one per line.
-func finalAnswers(got string) []string {
-	var out []string
-	for line := range strings.Lines(got) {
-		var m struct {
-			T    string `json:"t"`
-			Done bool   `json:"done"`
-		}
-		if json.Unmarshal([]byte(line), &m) == nil && (m.T == "error" || m.Done) {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
 // refusedOrRejected reports whether a live answer rejects the message as
 // malformed or shows a form's error without success.
 func refusedOrRejected(answer string) bool {

@@ -120,20 +120,26 @@ func TestFreshDatabaseIsDroppedAfterTheTest(t *testing.T) {
 	}
 }
 
-// A short code counts where it stands alone, not inside a longer run of
-// letters and digits; a long secret counts anywhere.
+// A code of digits counts where no digit adjoins it, not inside a longer
+// number; any other secret counts anywhere.
 func TestHoldsSecret(t *testing.T) {
 	for _, c := range []struct {
 		text, secret string
 		want         bool
 	}{
 		{`{"time":"2026-12-06T07:13:45.052526133Z"}`, "052526", false},
-		{`session_hash=16cd052526a19493`, "052526", false},
+		{`{"time":"2026-12-06T07:13:45.133052526Z"}`, "052526", false},
+		{`elapsed=1052526`, "052526", false},
 		{`code=052526 user=alice`, "052526", true},
 		{`{"code":"052526"}`, "052526", true},
 		{`052526`, "052526", true},
-		{`x052526 052526`, "052526", true},
+		{`x052526 1052526`, "052526", true},
+		{`{"body":"Your code:\n052526\n"}`, "052526", true},
+		{`next=%2Fdone%3Fcode%3D052526`, "052526", true},
+		{`\u003e052526\u003c`, "052526", true},
+		{`hash=16cd052526ab`, "052526", true}, // letters do not shield a code
 		{`token=abcdefghijklmnopqrstuv`, "ghijklmnopqrstuv", true},
+		{`{"body":"\nabcde-fghij"}`, "abcde-fghij", true},
 		{`anything`, "", false},
 	} {
 		if got := testkit.HoldsSecret(c.text, c.secret); got != c.want {
