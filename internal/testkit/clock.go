@@ -8,9 +8,9 @@ import (
 // OffsetClock is the real clock moved on by what a test added: a server
 // under test runs on it, and the test makes a window or a lifetime pass
 // without waiting it out, however slow the machine. A test that needs a
-// window to stay open however slow the machine (a lock that must still
-// hold ten requests later) freezes it. Safe for concurrent use; its zero
-// value is the real time.
+// window to stay open instead (a lock that must still hold ten requests
+// later) freezes it. Safe for concurrent use; its zero value is the real
+// time.
 type OffsetClock struct {
 	mu     sync.Mutex
 	offset time.Duration
