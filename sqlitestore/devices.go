@@ -98,21 +98,11 @@ func (s *Store) DeleteDevices(ctx context.Context, userID int64, except *localau
 	if except != nil {
 		keep = except[:]
 	}
-	res, err := s.write.ExecContext(ctx,
+	return s.affected(ctx,
 		`DELETE FROM devices WHERE user_id = ? AND (? IS NULL OR token_hash <> ?)`, userID, keep, keep)
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
 }
 
 // DeleteExpiredDevices implements localauth.DeviceStore.
 func (s *Store) DeleteExpiredDevices(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM devices WHERE expires_at <= ?`, ms(now))
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return s.affected(ctx, `DELETE FROM devices WHERE expires_at <= ?`, ms(now))
 }

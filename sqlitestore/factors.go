@@ -95,11 +95,7 @@ func replaceRecovery(ctx context.Context, tx *sql.Tx, userID int64, hashes [][]b
 
 // UseTOTPStep implements localauth.TOTPStore.
 func (s *Store) UseTOTPStep(ctx context.Context, userID int64, step int64) (bool, error) {
-	res, err := s.write.ExecContext(ctx, `UPDATE totp SET last_step = ? WHERE user_id = ? AND confirmed = 1 AND last_step < ?`, step, userID, step)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
+	n, err := s.affected(ctx, `UPDATE totp SET last_step = ? WHERE user_id = ? AND confirmed = 1 AND last_step < ?`, step, userID, step)
 	return n == 1, err
 }
 
@@ -144,11 +140,7 @@ func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID int64, hashes [
 
 // UseRecoveryCode implements localauth.RecoveryCodeStore.
 func (s *Store) UseRecoveryCode(ctx context.Context, userID int64, hash []byte) (bool, error) {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = ? AND code_hash = ?`, userID, hash)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
+	n, err := s.affected(ctx, `DELETE FROM recovery_codes WHERE user_id = ? AND code_hash = ?`, userID, hash)
 	return n == 1, err
 }
 

@@ -33,10 +33,5 @@ func (s *Store) TakeHandoff(ctx context.Context, codeHash localauth.TokenHash, n
 
 // DeleteExpiredHandoffs implements localauth.HandoffStore.
 func (s *Store) DeleteExpiredHandoffs(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM handoffs WHERE expires_at <= ?`, ms(now))
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return s.affected(ctx, `DELETE FROM handoffs WHERE expires_at <= ?`, ms(now))
 }

@@ -253,10 +253,5 @@ func (s *Store) OutboxStats(ctx context.Context) (int, time.Time, error) {
 
 // DeleteOldMailTokens implements localauth.MailStore.
 func (s *Store) DeleteOldMailTokens(ctx context.Context, before time.Time) (int, error) {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM mail_tokens WHERE created_at < ?`, ms(before))
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return s.affected(ctx, `DELETE FROM mail_tokens WHERE created_at < ?`, ms(before))
 }

@@ -202,13 +202,8 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now, idleBefore time.
 	if !idleBefore.IsZero() {
 		idle = ms(idleBefore)
 	}
-	res, err := s.write.ExecContext(ctx,
+	return s.affected(ctx,
 		`DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at < ?`, ms(now), idle)
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
 }
 
 // ImportSessions inserts complete sessions (token hash, user, times,

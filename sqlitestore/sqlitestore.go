@@ -195,6 +195,17 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
+// affected runs a statement on the write connection and returns how many
+// rows it changed.
+func (s *Store) affected(ctx context.Context, query string, args ...any) (int, error) {
+	res, err := s.write.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
 func sqliteCode(err error) int {

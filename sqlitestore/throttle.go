@@ -84,10 +84,5 @@ func (t throttleStore) Count(ctx context.Context, key string) (throttle.State, e
 
 // DeleteIdle implements throttle.Sweeper.
 func (t throttleStore) DeleteIdle(ctx context.Context, forgetBefore time.Time) (int, error) {
-	res, err := t.s.write.ExecContext(ctx, `DELETE FROM throttle WHERE last < ?`, ms(forgetBefore))
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return t.s.affected(ctx, `DELETE FROM throttle WHERE last < ?`, ms(forgetBefore))
 }
